@@ -1,0 +1,33 @@
+"""Exception types for user mistakes; the CLI turns each into one line and a non-zero exit."""
+
+
+class MlopsError(Exception):
+    """A problem the user can fix: bad input, missing object, wrong setting."""
+
+
+class SettingsError(MlopsError):
+    """An environment variable, `.env` entry or parameters.json key is invalid."""
+
+
+class DatasetNotFoundError(MlopsError):
+    """A dataset name or version does not exist in the dataset registry."""
+
+
+class DataValidationError(MlopsError):
+    """A data file does not satisfy the data checks."""
+
+
+class PipelineNotFoundError(MlopsError):
+    """No published pipeline (or more than one) matches a name and version."""
+
+
+class ModelNotFoundError(MlopsError):
+    """A registered model, version or alias does not exist."""
+
+
+class AlreadyRegisteredError(MlopsError):
+    """The model of a run is already a registered model version."""
+
+
+class StepFailedError(MlopsError):
+    """A pipeline step ended with an error."""

@@ -1,0 +1,100 @@
+"""One typed settings object, read from the environment and `.env`.
+
+Variable names are MLOpsPython's (EXPERIMENT_NAME, MODEL_NAME, ...), so an
+existing `.env` keeps working; the workspace and tracking variables are ours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ml_service.errors import SettingsError
+
+
+class Env(BaseSettings):
+    """Settings shared by the CLI, the pipeline and its steps.
+
+    Field names are the environment variable names (matched case-insensitively).
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        frozen=True,
+    )
+
+    # Where the embedded defaults live: tracking database, artifacts, datastore.
+    mlops_workspace: Path = Field(default=Path(".mlops"), description="Workspace folder.")
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking store; default: a SQLite file in the workspace.",
+    )
+    mlops_registry_uri: str | None = Field(
+        default=None,
+        description="Database of the dataset registry and published pipelines "
+        "(SQLAlchemy URL); default: a SQLite file in the workspace.",
+    )
+    mlops_datastore_uri: str | None = Field(
+        default=None,
+        description="Datastore for registered data (fsspec URL or folder); "
+        "default: `datastore/` in the workspace.",
+    )
+
+    # MLOpsPython's names.
+    experiment_name: str = Field(default="mlopspython", min_length=1)
+    model_name: str = Field(default="diabetes_regression_model", min_length=1)
+    dataset_name: str = Field(default="diabetes_ds", min_length=1)
+    dataset_version: str = Field(
+        default="latest", description="Dataset version to train on: a number or `latest`."
+    )
+    training_pipeline_name: str = Field(default="diabetes-Training-Pipeline", min_length=1)
+    sources_dir_train: str = Field(
+        default="diabetes_regression", description="Package of the model's steps."
+    )
+    train_script_path: str = Field(default="training/train_aml.py")
+    evaluate_script_path: str = Field(default="evaluate/evaluate_model.py")
+    register_script_path: str = Field(default="register/register_model.py")
+    run_evaluation: bool = Field(
+        default=True, description="Include the Evaluate step in the pipeline."
+    )
+    allow_run_cancel: bool = Field(
+        default=True,
+        description="Let Evaluate cancel the pipeline run when the model is not better.",
+    )
+    build_buildid: str = Field(
+        default="local", min_length=1, description="CI build id; the published pipeline version."
+    )
+    build_uri: str | None = Field(default=None, description="Link to the CI build.")
+
+    # Azure ML workspace, used only by the Azure path.
+    workspace_name: str | None = None
+    resource_group: str | None = None
+    subscription_id: str | None = None
+    aml_compute_cluster_name: str | None = None
+
+    @property
+    def workspace(self) -> Path:
+        """The workspace folder as an absolute path."""
+        return self.mlops_workspace.expanduser().resolve()
+
+    def step_module(self, script_path: str) -> str:
+        """The importable module of a step script, e.g. `diabetes_regression.training.train_aml`."""
+        relative = Path(self.sources_dir_train) / script_path
+        return ".".join(relative.with_suffix("").parts)
+
+
+def load_env(**overrides: object) -> Env:
+    """Read the settings, turning a bad value into one SettingsError naming the variable."""
+    try:
+        return Env(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
+            + (f" (got {e['input']!r})" if e["type"] != "extra_forbidden" else "")
+            for e in err.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from err
