@@ -44,3 +44,173 @@ def cli(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `mlops` console script."""
     cli.main(args=argv, prog_name="mlops")
+
+
+# -- run -------------------------------------------------------------------------
+
+
+@cli.command("run")
+@click.option("--model-name", default=None, help="Registered model name [default: MODEL_NAME].")
+@click.option(
+    "--dataset-version", default=None, help="Dataset version or latest [default: DATASET_VERSION]."
+)
+@click.option(
+    "--data-file-path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Validate and register this file as a new dataset version, then train on it.",
+)
+@click.option("--caller-run-id", default=None, help="Id of the CI run that started this one.")
+@click.option("--isolate-steps", is_flag=True, help="Run each step in its own Python process.")
+def run_command(
+    model_name: str | None,
+    dataset_version: str | None,
+    data_file_path: str | None,
+    caller_run_id: str | None,
+    isolate_steps: bool,
+) -> None:
+    """Build, publish and run the training pipeline: Train → Evaluate → Register."""
+    from ml_service import summary
+    from ml_service.pipelines.diabetes_regression_build_train_pipeline import build_and_publish
+    from ml_service.pipelines.run_train_pipeline import run_published
+    from ml_service.util.env_variables import load_env
+
+    env = load_env()
+    published = build_and_publish(env)
+    result = run_published(
+        env,
+        published,
+        {
+            "model_name": model_name,
+            "dataset_version": dataset_version,
+            "data_file_path": data_file_path,
+            "caller_run_id": caller_run_id,
+        },
+        isolate_steps=isolate_steps,
+    )
+    click.echo(summary.pipeline_run(result, env))
+
+
+# -- data ------------------------------------------------------------------------
+
+
+@cli.group("data", cls=MlopsGroup)
+def data_group() -> None:
+    """Versioned datasets: register, list, show, validate."""
+
+
+def _dataset_registry():  # type: ignore[no-untyped-def]
+    from ml_service.datasets import DatasetRegistry
+    from ml_service.util.env_variables import load_env
+
+    return DatasetRegistry.from_env(load_env())
+
+
+def _data_checks():  # type: ignore[no-untyped-def]
+    from diabetes_regression.parameters import load_parameters
+
+    return load_parameters().data
+
+
+@data_group.command("register")
+@click.option("--name", required=True, help="Dataset name.")
+@click.option(
+    "--path", "path", required=True, type=click.Path(dir_okay=False), help="CSV or Parquet file."
+)
+def data_register(name: str, path: str) -> None:
+    """Validate a file and register it as the next version of NAME."""
+    version, created = _dataset_registry().register(name, path, _data_checks())
+    if created:
+        click.echo(f"registered {version.ref} ({version.rows} rows, sha256 {version.digest[:12]})")
+    else:
+        click.echo(f"{path} is already registered as {version.ref}; nothing changed")
+
+
+@data_group.command("list")
+@click.argument("name", required=False)
+def data_list(name: str | None) -> None:
+    """List dataset versions (of NAME, or of every dataset)."""
+    from ml_service import summary
+
+    click.echo(summary.dataset_table(_dataset_registry().list_versions(name)))
+
+
+@data_group.command("show")
+@click.argument("ref", metavar="NAME[:VERSION]")
+def data_show(ref: str) -> None:
+    """Show one dataset version: digest, rows, schema and column statistics."""
+    from ml_service import summary
+    from ml_service.datasets import parse_dataset_ref
+
+    name, version = parse_dataset_ref(ref)
+    click.echo(summary.dataset_details(_dataset_registry().get(name, version)))
+
+
+@data_group.command("validate")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option(
+    "--reference",
+    default=None,
+    metavar="NAME[:VERSION]",
+    help="Dataset version to compare the distribution with "
+    "[default: the latest DATASET_NAME version, if any].",
+)
+def data_validate(path: str, reference: str | None) -> None:
+    """Check a data file against the schema and a reference version's distribution."""
+    from ml_service.data_validation import read_data_file, validate_frame
+    from ml_service.datasets import parse_dataset_ref
+    from ml_service.errors import DatasetNotFoundError
+    from ml_service.util.env_variables import load_env
+
+    registry = _dataset_registry()
+    reference_version = None
+    if reference:
+        reference_version = registry.get(*parse_dataset_ref(reference))
+    else:
+        try:
+            reference_version = registry.get(load_env().dataset_name)
+        except DatasetNotFoundError:
+            reference_version = None
+    frame = validate_frame(
+        read_data_file(path),
+        _data_checks(),
+        path,
+        reference_version.stats if reference_version else None,
+        reference_version.ref if reference_version else "",
+    )
+    against = f", distribution matches {reference_version.ref}" if reference_version else ""
+    click.echo(f"{path}: valid ({len(frame)} rows{against})")
+
+
+# -- model -----------------------------------------------------------------------
+
+
+@cli.group("model", cls=MlopsGroup)
+def model_group() -> None:
+    """Registered models: list them, trace their lineage."""
+
+
+def _tracking_client():  # type: ignore[no-untyped-def]
+    from ml_service.tracking import configure_tracking
+    from ml_service.util.env_variables import load_env
+
+    return configure_tracking(load_env()).client
+
+
+@model_group.command("list")
+def model_list() -> None:
+    """List registered models with their newest version and aliases."""
+    from ml_service import summary
+    from ml_service.model_registry import list_models
+
+    click.echo(summary.model_table(list_models(_tracking_client())))
+
+
+@model_group.command("lineage")
+@click.argument("ref", metavar="NAME[:VERSION|@ALIAS]")
+def model_lineage(ref: str) -> None:
+    """Trace a model version to its run, dataset version and digest, commit and build."""
+    from ml_service import summary
+    from ml_service.model_registry import lineage
+
+    click.echo(summary.lineage_text(lineage(_tracking_client(), ref)))

@@ -1,0 +1,1 @@
+"""The diabetes regression model: its data contract, training, evaluation, registration, scoring."""

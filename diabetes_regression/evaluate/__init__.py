@@ -1,0 +1,1 @@
+"""The "Evaluate" step: challenger against the current champion."""

@@ -1,0 +1,1 @@
+"""The "Register" step: a new model version with its lineage, moved to @champion."""

@@ -1,0 +1,1 @@
+"""Scoring: the init()/run() contract used by the scoring service."""

@@ -1,0 +1,45 @@
+"""Pure training functions: split, fit, score. No I/O, no tracking."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.model_selection import train_test_split
+
+
+def split_data(
+    frame: pd.DataFrame, target: str, test_size: float, random_state: int
+) -> dict[str, dict[str, pd.DataFrame | pd.Series]]:
+    """Split a frame into train and test sets of features X and target y.
+
+    Returns:
+        `{"train": {"X": ..., "y": ...}, "test": {"X": ..., "y": ...}}`.
+    """
+    features = frame.drop(columns=[target])
+    X_train, X_test, y_train, y_test = train_test_split(
+        features, frame[target], test_size=test_size, random_state=random_state
+    )
+    return {"train": {"X": X_train, "y": y_train}, "test": {"X": X_test, "y": y_test}}
+
+
+def train_model(X_train: pd.DataFrame, y_train: pd.Series, alpha: float) -> Ridge:
+    """Fit a Ridge regression."""
+    model = Ridge(alpha=alpha)
+    model.fit(X_train, y_train)
+    return model
+
+
+def get_model_metrics(model: Ridge, X_test: pd.DataFrame, y_test: pd.Series) -> dict[str, float]:
+    """Score a model on test data: mse, rmse, mae and r2."""
+    predictions = np.asarray(model.predict(X_test))
+    mse = float(mean_squared_error(y_test, predictions))
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": float(mean_absolute_error(y_test, predictions)),
+        "r2": float(r2_score(y_test, predictions)),
+    }

@@ -1,0 +1,186 @@
+"""The model registry, behind a few small functions over MLflow's client.
+
+Models are addressed as `NAME`, `NAME:VERSION` or `NAME@ALIAS`; the current
+best model is the version behind the alias `champion`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ml_service.errors import AlreadyRegisteredError, ModelNotFoundError
+
+CHAMPION = "champion"
+
+# Tags a registered model version carries, so its lineage survives on its own.
+TAG_RUN_ID = "run_id"
+TAG_PIPELINE_RUN_ID = "pipeline_run_id"
+TAG_EXPERIMENT = "experiment"
+TAG_DATASET_NAME = "dataset_name"
+TAG_DATASET_VERSION = "dataset_version"
+TAG_DATASET_DIGEST = "dataset_digest"
+TAG_GIT_COMMIT = "git_commit"
+TAG_BUILD_ID = "BuildId"
+TAG_BUILD_URI = "BuildUri"
+
+
+def _is_missing(err: MlflowException) -> bool:
+    return err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
+def get_alias(client: MlflowClient, name: str, alias: str = CHAMPION) -> ModelVersion | None:
+    """The version behind `name@alias`, or None when the model or the alias does not exist."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as err:
+        if _is_missing(err):
+            return None
+        raise
+
+
+def versions_of_run(client: MlflowClient, name: str, run_id: str) -> list[ModelVersion]:
+    """Versions of `name` registered from the run `run_id`."""
+    return list(client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"))
+
+
+def register_version(
+    client: MlflowClient,
+    name: str,
+    model_uri: str,
+    run_id: str,
+    tags: dict[str, str],
+    alias: str = CHAMPION,
+) -> ModelVersion:
+    """Register the model of `run_id` as a new version of `name` and move `alias` to it.
+
+    Raises:
+        AlreadyRegisteredError: the run's model is already a version of `name`.
+    """
+    existing = versions_of_run(client, name, run_id)
+    if existing:
+        raise AlreadyRegisteredError(
+            f"the model of run {run_id} is already registered as {name} version "
+            f"{existing[0].version}; a run gives at most one model version"
+        )
+    try:
+        client.get_registered_model(name)
+    except MlflowException as err:
+        if not _is_missing(err):
+            raise
+        try:
+            client.create_registered_model(name)
+        except MlflowException as create_err:
+            if create_err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+    version = client.create_model_version(name, source=model_uri, run_id=run_id, tags=tags)
+    client.set_registered_model_alias(name, alias, version.version)
+    return client.get_model_version(name, version.version)
+
+
+def resolve(client: MlflowClient, ref: str) -> ModelVersion:
+    """A model version from `NAME`, `NAME:VERSION` or `NAME@ALIAS` (NAME alone: @champion).
+
+    Raises:
+        ModelNotFoundError: no such model, version or alias.
+    """
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        found = get_alias(client, name, alias)
+        if found is None:
+            raise ModelNotFoundError(f"model {name!r} has no alias @{alias}")
+        return found
+    name, _, version = ref.partition(":")
+    if not version:
+        found = get_alias(client, name, CHAMPION)
+        if found is None:
+            raise ModelNotFoundError(f"model {name!r} does not exist or has no @{CHAMPION}")
+        return found
+    if not version.isdigit():
+        raise ModelNotFoundError(f"invalid model version {version!r} in {ref!r}; use a number")
+    try:
+        return client.get_model_version(name, version)
+    except MlflowException as err:
+        if _is_missing(err):
+            raise ModelNotFoundError(f"model {name!r} has no version {version}") from err
+        raise
+
+
+@dataclass(frozen=True)
+class RegisteredModelSummary:
+    """A registered model with its newest version and aliases."""
+
+    name: str
+    latest_version: str | None
+    aliases: dict[str, str]
+
+
+def list_models(client: MlflowClient) -> list[RegisteredModelSummary]:
+    """Every registered model, newest version and aliases."""
+    summaries = []
+    for model in client.search_registered_models(order_by=["name ASC"]):
+        versions = [int(v.version) for v in model.latest_versions or []]
+        summaries.append(
+            RegisteredModelSummary(
+                name=model.name,
+                latest_version=str(max(versions)) if versions else None,
+                aliases=dict(model.aliases or {}),
+            )
+        )
+    return summaries
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a model version came from: run, data and code."""
+
+    model: str
+    version: str
+    aliases: list[str]
+    run_id: str
+    pipeline_run_id: str | None
+    experiment: str | None
+    dataset: str | None
+    dataset_digest: str | None
+    git_commit: str | None
+    build_id: str | None
+    build_uri: str | None
+    metrics: dict[str, float]
+    run_status: str | None
+
+
+def lineage(client: MlflowClient, ref: str) -> Lineage:
+    """Follow a model version back to its run, dataset version and code version."""
+    version = resolve(client, ref)
+    tags = version.tags or {}
+    run_id = version.run_id or tags.get(TAG_RUN_ID, "")
+    metrics: dict[str, float] = {}
+    status = None
+    if run_id:
+        try:
+            run = client.get_run(run_id)
+            metrics = dict(run.data.metrics)
+            status = run.info.status
+        except MlflowException:
+            status = "deleted"
+    dataset = None
+    if TAG_DATASET_NAME in tags:
+        dataset = f"{tags[TAG_DATASET_NAME]}:{tags.get(TAG_DATASET_VERSION, '?')}"
+    return Lineage(
+        model=version.name,
+        version=str(version.version),
+        aliases=list(version.aliases or []),
+        run_id=run_id,
+        pipeline_run_id=tags.get(TAG_PIPELINE_RUN_ID),
+        experiment=tags.get(TAG_EXPERIMENT),
+        dataset=dataset,
+        dataset_digest=tags.get(TAG_DATASET_DIGEST),
+        git_commit=tags.get(TAG_GIT_COMMIT),
+        build_id=tags.get(TAG_BUILD_ID),
+        build_uri=tags.get(TAG_BUILD_URI),
+        metrics=metrics,
+        run_status=status,
+    )

@@ -1,0 +1,1 @@
+"""Pipelines: their definition, publishing, and the local orchestrator that runs them."""

@@ -1,0 +1,171 @@
+"""Run a published pipeline on this machine: the same step commands Azure ML would run.
+
+One MLflow parent run per pipeline run, one child run per step. Steps run
+in-process by default (MLflow and scikit-learn are imported once per pipeline,
+not once per step), or each in its own `python -m` process when isolation is
+asked for. A step that cancels the parent run (Evaluate) ends the pipeline as
+cancelled; a step that fails ends it as failed and removes its work folder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlflow.entities import RunStatus
+from mlflow.tracking import MlflowClient
+
+from ml_service.errors import MlopsError, StepFailedError
+from ml_service.pipelines.definition import resolve_arguments
+from ml_service.pipelines.published import PublishedPipeline
+from ml_service.steps import TAG_PARENT_RUN_ID, TAG_STEP
+from ml_service.tracking import REPO_ROOT, Tracking, code_version
+from ml_service.util.env_variables import Env
+
+log = logging.getLogger(__name__)
+
+COMPLETED, CANCELLED, FAILED = "completed", "cancelled", "failed"
+_KILLED = RunStatus.to_string(RunStatus.KILLED)
+
+
+@dataclass
+class PipelineRunResult:
+    """What a pipeline run did."""
+
+    run_id: str
+    pipeline_id: str
+    status: str
+    step_outputs: dict[str, dict[str, Path]] = field(default_factory=dict)
+    steps_run: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_pipeline(
+    published: PublishedPipeline,
+    parameters: dict[str, str],
+    env: Env,
+    tracking: Tracking,
+    isolate_steps: bool = False,
+) -> PipelineRunResult:
+    """Run every step in order under one parent run.
+
+    Raises:
+        StepFailedError: a step failed; the parent run is FAILED and its work folder removed.
+    """
+    spec = published.spec
+    client = tracking.client
+    code = code_version()
+    tags = {
+        "mlflow.runName": f"{spec.name} {spec.version}",
+        "mlops.pipeline_id": published.id,
+        "mlops.pipeline_name": spec.name,
+        "mlops.pipeline_version": spec.version,
+        "mlops.git_commit": code.commit,
+        "mlops.git_dirty": str(code.dirty).lower(),
+        "mlops.caller_run_id": parameters.get("caller_run_id", ""),
+        "mlflow.source.git.commit": code.commit,
+    }
+    if env.build_uri:
+        tags["mlops.build_uri"] = env.build_uri
+    parent = client.create_run(tracking.experiment_id, tags=tags)
+    run_id = parent.info.run_id
+    for name, value in parameters.items():
+        client.log_param(run_id, name, value)
+    work = env.workspace / "pipeline_runs" / run_id
+    result = PipelineRunResult(run_id=run_id, pipeline_id=published.id, status=COMPLETED)
+    started = time.perf_counter()
+    log.info("pipeline run %s of %s %s", run_id, spec.name, spec.version)
+
+    try:
+        for number, step in enumerate(spec.steps, start=1):
+            folders = {name: work / step.id / name for name in step.outputs}
+            result.step_outputs[step.id] = folders
+            for folder in folders.values():
+                folder.mkdir(parents=True, exist_ok=True)
+            argv = resolve_arguments(
+                step,
+                parameters,
+                {
+                    sid: {n: str(p) for n, p in outs.items()}
+                    for sid, outs in result.step_outputs.items()
+                },
+            )
+            child = client.create_run(
+                tracking.experiment_id,
+                tags={
+                    TAG_PARENT_RUN_ID: run_id,
+                    TAG_STEP: step.id,
+                    "mlflow.runName": step.display_name,
+                    "mlflow.source.git.commit": code.commit,
+                },
+            )
+            argv += ["--run_id", child.info.run_id]
+            log.info("[%d/%d] %s", number, len(spec.steps), step.display_name)
+            step_started = time.perf_counter()
+            try:
+                _run_step(step.module, argv, env, isolate_steps)
+            except BaseException as err:
+                _end_if_running(client, child.info.run_id, RunStatus.FAILED)
+                message = (
+                    str(err) if isinstance(err, MlopsError) else f"{type(err).__name__}: {err}"
+                )
+                raise StepFailedError(f"step {step.display_name!r} failed: {message}") from err
+            _end_if_running(client, child.info.run_id, RunStatus.FINISHED)
+            result.steps_run.append(step.id)
+            log.info("      done in %.1f s", time.perf_counter() - step_started)
+            if client.get_run(run_id).info.status == _KILLED:
+                result.status = CANCELLED
+                skipped = [s.display_name for s in spec.steps[number:]]
+                if skipped:
+                    log.info("      pipeline run cancelled; skipped: %s", ", ".join(skipped))
+                break
+    except BaseException:
+        result.status = FAILED
+        _end_if_running(client, run_id, RunStatus.FAILED)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        result.seconds = time.perf_counter() - started
+    if result.status == COMPLETED:
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    return result
+
+
+def _run_step(module: str, argv: list[str], env: Env, isolate: bool) -> None:
+    if not isolate:
+        importlib.import_module(module).main(argv)
+        return
+    child_env = dict(os.environ)
+    from ml_service.tracking import tracking_uri_for
+
+    child_env["MLFLOW_TRACKING_URI"] = tracking_uri_for(env)
+    child_env["MLOPS_WORKSPACE"] = str(env.workspace)
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), child_env.get("PYTHONPATH", "")) if p
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *argv],
+        env=child_env,
+        stdout=None,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if completed.stderr:
+        sys.stderr.write(completed.stderr)
+    if completed.returncode != 0:
+        lines = [line for line in completed.stderr.splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit code {completed.returncode}"
+        raise StepFailedError(last.removeprefix("error: "))
+
+
+def _end_if_running(client: MlflowClient, run_id: str, status: RunStatus) -> None:
+    if client.get_run(run_id).info.status == RunStatus.to_string(RunStatus.RUNNING):
+        client.set_terminated(run_id, RunStatus.to_string(status))

@@ -1,0 +1,90 @@
+"""Find the published training pipeline and run it.
+
+    python -m ml_service.pipelines.run_train_pipeline [--model_name NAME] \
+        [--dataset_version V] [--data_file_path FILE] [--caller_run_id ID] \
+        [--output_pipeline_id_file FILE] [--skip_train_execution] [--isolate_steps]
+
+The pipeline is looked up by TRAINING_PIPELINE_NAME and BUILD_BUILDID.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ml_service.pipelines.definition import with_parameters
+from ml_service.pipelines.local_orchestrator import PipelineRunResult, run_pipeline
+from ml_service.pipelines.published import PublishedPipeline, find
+from ml_service.registry_db import registry_engine
+from ml_service.steps import StepArgumentParser
+from ml_service.tracking import configure_tracking
+from ml_service.util.env_variables import Env, load_env
+
+log = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
+    parser = StepArgumentParser(prog="run_train_pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--model_name", default=None, help="Default: MODEL_NAME.")
+    parser.add_argument("--dataset_version", default=None, help="Default: DATASET_VERSION.")
+    parser.add_argument("--data_file_path", default=None, help="Register and train on this file.")
+    parser.add_argument("--caller_run_id", default=None, help="Id of the calling CI run.")
+    parser.add_argument("--output_pipeline_id_file", default=None, help="Write the id here.")
+    parser.add_argument(
+        "--skip_train_execution", action="store_true", help="Only find the pipeline."
+    )
+    parser.add_argument(
+        "--isolate_steps", action="store_true", help="Run each step in its own process."
+    )
+    return parser.parse_args(argv)
+
+
+def find_published(env: Env) -> PublishedPipeline:
+    """The pipeline published under TRAINING_PIPELINE_NAME and BUILD_BUILDID."""
+    return find(registry_engine(env), env.training_pipeline_name, env.build_buildid)
+
+
+def run_published(
+    env: Env,
+    published: PublishedPipeline,
+    parameters: dict[str, str | None],
+    isolate_steps: bool = False,
+) -> PipelineRunResult:
+    """Run a published pipeline with these parameter values (None: the default)."""
+    tracking = configure_tracking(env)
+    values = with_parameters(published.spec, parameters)
+    return run_pipeline(published, values, env, tracking, isolate_steps=isolate_steps)
+
+
+def main(argv: list[str] | None = None) -> PipelineRunResult | None:
+    """Find the pipeline, write its id if asked, and run it unless told to skip."""
+    args = parse_args(argv)
+    env = load_env()
+    published = find_published(env)
+    log.info(
+        "found pipeline %s version %s (id %s)",
+        env.training_pipeline_name,
+        env.build_buildid,
+        published.id,
+    )
+    if args.output_pipeline_id_file:
+        with open(args.output_pipeline_id_file, "w", encoding="utf-8") as handle:
+            handle.write(published.id)
+    if args.skip_train_execution:
+        return None
+    return run_published(
+        env,
+        published,
+        {
+            "model_name": args.model_name,
+            "dataset_version": args.dataset_version,
+            "data_file_path": args.data_file_path,
+            "caller_run_id": args.caller_run_id,
+        },
+        isolate_steps=args.isolate_steps,
+    )
+
+
+if __name__ == "__main__":
+    from ml_service.steps import run_step_cli
+
+    run_step_cli(main)

@@ -1,0 +1,140 @@
+"""Text the CLI prints: the pipeline run summary, dataset and model tables, lineage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ml_service.datasets import DatasetVersion
+from ml_service.model_registry import Lineage, RegisteredModelSummary
+from ml_service.pipelines.local_orchestrator import PipelineRunResult
+from ml_service.steps import EVALUATION_OUTPUT, REGISTRATION_OUTPUT, TRAIN_OUTPUT
+from ml_service.tracking import tracking_uri_for
+from ml_service.util.env_variables import Env
+
+
+def _read(folder: Path | None, name: str) -> dict | None:  # type: ignore[type-arg]
+    if folder is None or not (folder / name).is_file():
+        return None
+    data: dict = json.loads((folder / name).read_text(encoding="utf-8"))  # type: ignore[type-arg]
+    return data
+
+
+def _output(result: PipelineRunResult, step: str, name: str) -> dict | None:  # type: ignore[type-arg]
+    return _read(result.step_outputs.get(step, {}).get("step_output"), name)
+
+
+def pipeline_run(result: PipelineRunResult, env: Env) -> str:
+    """The closing summary of `mlops run`."""
+    lines = [f"Pipeline run {result.run_id}: {result.status} in {result.seconds:.1f} s"]
+    train = _output(result, "train", TRAIN_OUTPUT)
+    evaluation = _output(result, "evaluate", EVALUATION_OUTPUT)
+    registration = _output(result, "register", REGISTRATION_OUTPUT)
+    if train:
+        dataset = train["dataset"]
+        lines.append(
+            f"  dataset  {dataset['name']}:{dataset['version']} (sha256 {dataset['digest'][:12]})"
+        )
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in _in_order(train["metrics"]))
+        lines.append(f"  metrics  {metrics}")
+        if train.get("reused"):
+            lines.append(
+                f"  training reused run {train['model_run_id']} (same data, parameters, code)"
+            )
+    if registration:
+        lines.append(
+            f"  model    registered {registration['model_name']} version "
+            f"{registration['version']}, now @{registration['alias']}"
+        )
+    elif evaluation and evaluation["outcome"] == "cancelled":
+        lines.append(
+            f"  model    not registered: not better than champion "
+            f"v{evaluation['champion_version']} ({evaluation['reason']})"
+        )
+    lines.append(f"Open the MLflow UI: mlflow ui --backend-store-uri {tracking_uri_for(env)}")
+    return "\n".join(lines)
+
+
+def dataset_table(versions: list[DatasetVersion]) -> str:
+    """One line per dataset version."""
+    if not versions:
+        return "no datasets registered; use `mlops data register --name NAME --path FILE`"
+    rows = [("DATASET", "ROWS", "SHA256", "REGISTERED", "SOURCE")]
+    rows += [
+        (v.ref, str(v.rows), v.digest[:12], f"{v.created_at:%Y-%m-%d %H:%M:%S}", v.source)
+        for v in versions
+    ]
+    return _table(rows)
+
+
+def dataset_details(version: DatasetVersion) -> str:
+    """A dataset version with its schema and column statistics."""
+    lines = [
+        f"dataset  {version.ref}",
+        f"sha256   {version.digest}",
+        f"rows     {version.rows}",
+        f"stored   {version.uri}",
+        f"source   {version.source}",
+        f"created  {version.created_at:%Y-%m-%d %H:%M:%S}",
+    ]
+    rows = [("COLUMN", "DTYPE", "MEAN", "STD", "MIN", "MAX")]
+    rows += [
+        (
+            name,
+            version.schema.get(name, ""),
+            f"{stats['mean']:.4g}",
+            f"{stats['std']:.4g}",
+            f"{stats['min']:.4g}",
+            f"{stats['max']:.4g}",
+        )
+        for name, stats in version.stats.items()
+    ]
+    return "\n".join(lines) + "\n\n" + _table(rows)
+
+
+def model_table(models: list[RegisteredModelSummary]) -> str:
+    """One line per registered model."""
+    if not models:
+        return "no registered models; run `mlops run` first"
+    rows = [("MODEL", "LATEST", "ALIASES")]
+    rows += [
+        (
+            m.name,
+            m.latest_version or "-",
+            ", ".join(f"@{a}=v{v}" for a, v in sorted(m.aliases.items())) or "-",
+        )
+        for m in models
+    ]
+    return _table(rows)
+
+
+def lineage_text(lineage: Lineage) -> str:
+    """A model version traced back to run, data and code."""
+    aliases = " ".join(f"@{a}" for a in lineage.aliases)
+    metrics = "  ".join(f"{k} {v:.4f}" for k, v in _in_order(lineage.metrics))
+    lines = [
+        f"model     {lineage.model} version {lineage.version} {aliases}".rstrip(),
+        f"run       {lineage.run_id} ({lineage.run_status or 'unknown'})",
+        f"pipeline  {lineage.pipeline_run_id or '-'}",
+        f"experiment {lineage.experiment or '-'}",
+        f"dataset   {lineage.dataset or '-'} (sha256 {lineage.dataset_digest or '-'})",
+        f"code      git {lineage.git_commit or '-'}",
+        f"build     {lineage.build_id or '-'} {lineage.build_uri or ''}".rstrip(),
+        f"metrics   {metrics or '-'}",
+    ]
+    return "\n".join(lines)
+
+
+def _in_order(metrics: dict[str, float]) -> list[tuple[str, float]]:
+    first = ["mse", "rmse", "mae", "r2"]
+    return sorted(
+        metrics.items(), key=lambda kv: (first.index(kv[0]) if kv[0] in first else 99, kv[0])
+    )
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
