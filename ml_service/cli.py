@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -30,6 +31,8 @@ def configure_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     if not verbose:
+        # MLflow sets its own logger's level when imported; this is how it is told.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         for noisy in ("mlflow", "alembic", "urllib3", "git"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,9 +46,12 @@ class StepContext:
     tracking: Tracking
 
 
-def start_step() -> StepContext:
-    """Read the settings and point MLflow at the tracking store."""
-    env = load_env()
+def start_step(env: Env | None = None) -> StepContext:
+    """Point MLflow at the tracking store (reading the settings unless given).
+
+    Steps call this after checking their inputs, so a mistake touches no store.
+    """
+    env = env or load_env()
     return StepContext(env=env, tracking=configure_tracking(env))
 
 
@@ -103,6 +107,7 @@ def read_json(folder: str | Path, name: str, producer: str) -> dict[str, Any]:
 def run_step_cli(main: Callable[[list[str] | None], object]) -> NoReturn:
     """Run a step's `main` as a command: a user mistake is one line on stderr and exit 1."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for noisy in ("mlflow", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

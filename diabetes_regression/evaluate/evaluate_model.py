@@ -89,12 +89,12 @@ def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     """Run the step; returns what it wrote to evaluation.json."""
     args = parse_args(argv)
-    context = start_step()
-    rule = load_parameters().evaluation
+    parameters = load_parameters()
+    rule = parameters.evaluation
     train_output = read_json(args.step_input, TRAIN_OUTPUT, "the Train model step")
     test = pd.read_parquet(Path(args.step_input) / TEST_DATA)
-    target = load_parameters().data.target
-    X_test, y_test = test.drop(columns=[target]), test[target]
+    X_test, y_test = test.drop(columns=[parameters.data.target]), test[parameters.data.target]
+    context = start_step()
 
     with step_run(args.run_id, "Evaluate") as run:
         champion_version = get_alias(context.tracking.client, args.model_name, CHAMPION)

@@ -42,10 +42,10 @@ def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     """Run the step; returns what it wrote to registration.json."""
     args = parse_args(argv)
-    context = start_step()
-    env = context.env
     parameters = load_parameters()
     train_output = read_json(args.step_input, TRAIN_OUTPUT, "the Train model step")
+    context = start_step()
+    env = context.env
     dataset = train_output["dataset"]
     metrics = train_output["metrics"]
 

@@ -39,6 +39,7 @@ from ml_service.steps import (
     write_json,
 )
 from ml_service.tracking import code_version
+from ml_service.util.env_variables import load_env
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,10 @@ def find_reusable_run(experiment_id: str, key: str) -> mlflow.entities.Run | Non
 def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     """Run the step; returns what it wrote to train_output.json."""
     args = parse_args(argv)
-    context = start_step()
-    args.dataset_name = args.dataset_name or context.env.dataset_name
+    env = load_env()
+    args.dataset_name = args.dataset_name or env.dataset_name
     parameters = load_parameters()
-    registry = DatasetRegistry.from_env(context.env)
+    registry = DatasetRegistry.from_env(env)
 
     dataset = resolve_dataset(registry, parameters, args)
     frame = validate_frame(registry.load(dataset), parameters.data, dataset.ref)
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         parameters.training.random_state,
     )
     key = cache_key(dataset.digest, parameters)
+    context = start_step(env)
     output = Path(args.step_output)
     shutil.rmtree(output / MODEL_DIR, ignore_errors=True)
     output.mkdir(parents=True, exist_ok=True)

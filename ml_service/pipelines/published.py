@@ -47,13 +47,12 @@ def publish(engine: Engine, spec: PipelineSpec) -> tuple[PublishedPipeline, bool
             .mappings()
             .first()
         )
+        # Whatever else is active under this name and version is replaced.
+        others = update(table).where(table.c.name == spec.name, table.c.version == spec.version)
         if same is not None:
+            connection.execute(others.where(table.c.id != same["id"]).values(status=RETIRED))
             return _to_published(same), False
-        connection.execute(
-            update(table)
-            .where(table.c.name == spec.name, table.c.version == spec.version)
-            .values(status=RETIRED)
-        )
+        connection.execute(others.values(status=RETIRED))
         row = {
             "id": str(uuid.uuid4()),
             "name": spec.name,

@@ -1,0 +1,86 @@
+"""Fixtures shared by every test: an isolated workspace and the bundled data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DIABETES_CSV = REPO_ROOT / "data" / "diabetes.csv"
+BAD_EXAMPLES = REPO_ROOT / "data" / "bad_examples"
+
+# Settings a developer may have exported; tests start from the defaults.
+_SETTINGS = (
+    "MLOPS_WORKSPACE",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "MLOPS_REGISTRY_URI",
+    "MLOPS_DATASTORE_URI",
+    "EXPERIMENT_NAME",
+    "MODEL_NAME",
+    "DATASET_NAME",
+    "DATASET_VERSION",
+    "TRAINING_PIPELINE_NAME",
+    "RUN_EVALUATION",
+    "ALLOW_RUN_CANCEL",
+    "BUILD_BUILDID",
+    "BUILD_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh workspace folder; the test runs from its parent, away from any `.env`."""
+    for name in _SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "ws"
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(folder))
+    monkeypatch.chdir(tmp_path)
+    yield folder
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+@pytest.fixture
+def subprocess_env(workspace: Path) -> dict[str, str]:
+    """The environment for a command run in a subprocess against the workspace."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+@pytest.fixture(scope="session")
+def diabetes_frame() -> pd.DataFrame:
+    """The bundled diabetes data."""
+    return pd.read_csv(DIABETES_CSV)
+
+
+@pytest.fixture
+def small_subset_csv(tmp_path: Path, diabetes_frame: pd.DataFrame) -> Path:
+    """A 60-row random sample: a weaker model trains on it."""
+    path = tmp_path / "diabetes_small.csv"
+    diabetes_frame.sample(n=60, random_state=1).to_csv(path, index=False)
+    return path
+
+
+def run_module(module: str, args: list[str], env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Run `python -m MODULE ARGS` as Azure ML would; returns the completed process."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )

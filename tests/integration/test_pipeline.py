@@ -1,0 +1,149 @@
+"""The whole pipeline through the local orchestrator, in-process and isolated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.entities import ViewType
+from mlflow.tracking import MlflowClient
+
+from ml_service.datasets import DatasetRegistry
+from ml_service.errors import StepFailedError
+from ml_service.model_registry import lineage
+from ml_service.pipelines import run_train_pipeline
+from ml_service.pipelines.diabetes_regression_build_train_pipeline import main as build_main
+from ml_service.pipelines.local_orchestrator import CANCELLED, COMPLETED
+from ml_service.tracking import configure_tracking
+from ml_service.util.env_variables import load_env
+from tests.conftest import BAD_EXAMPLES, DIABETES_CSV
+
+MODEL = "diabetes_regression_model"
+
+
+def _run(*args: str):  # type: ignore[no-untyped-def]
+    build_main([])
+    return run_train_pipeline.main(list(args))
+
+
+def _client() -> MlflowClient:
+    return configure_tracking(load_env()).client
+
+
+def _versions(client: MlflowClient) -> list[str]:
+    return sorted(str(v.version) for v in client.search_model_versions(f"name = '{MODEL}'"))
+
+
+def _runs(client: MlflowClient):  # type: ignore[no-untyped-def]
+    experiment = client.get_experiment_by_name("mlopspython")
+    return client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL)
+
+
+@pytest.mark.usefixtures("workspace")
+def test_first_run_registers_champion_second_is_cancelled_and_reuses_training() -> None:
+    first = _run("--data_file_path", str(DIABETES_CSV))
+    assert first.status == COMPLETED
+    assert first.steps_run == ["train", "evaluate", "register"]
+    client = _client()
+    assert _versions(client) == ["1"]
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+
+    runs = _runs(client)
+    parent = client.get_run(first.run_id)
+    assert parent.info.status == "FINISHED"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == first.run_id]
+    assert sorted(r.info.run_name for r in children) == ["Evaluate", "Register", "Train model"]
+    assert all(r.info.status == "FINISHED" for r in children)
+    assert parent.data.params["data_file_path"] == str(DIABETES_CSV)
+
+    second = _run("--data_file_path", str(DIABETES_CSV))
+    assert second.status == CANCELLED
+    assert second.steps_run == ["train", "evaluate"]
+    assert client.get_run(second.run_id).info.status == "KILLED"
+    assert _versions(client) == ["1"]
+    train_child = next(
+        r for r in _runs(client)
+        if r.data.tags.get("mlflow.parentRunId") == second.run_id and r.info.run_name == "Train model"
+    )  # fmt: skip
+    assert train_child.data.tags["mlops.reused_from"] == lineage(client, MODEL).run_id
+    assert len(DatasetRegistry.from_env(load_env()).list_versions()) == 1
+
+
+def test_better_challenger_takes_over(workspace: Path, small_subset_csv: Path) -> None:
+    assert _run("--data_file_path", str(small_subset_csv)).status == COMPLETED
+    client = _client()
+    champion_v1 = lineage(client, f"{MODEL}@champion")
+    assert champion_v1.dataset == "diabetes_ds:1"
+
+    result = _run("--data_file_path", str(DIABETES_CSV))
+    assert result.status == COMPLETED
+    assert _versions(client) == ["1", "2"]
+    trace = lineage(client, f"{MODEL}@champion")
+    assert trace.version == "2"
+    assert trace.aliases == ["champion"]
+    assert trace.dataset == "diabetes_ds:2"
+    dataset = DatasetRegistry.from_env(load_env()).get("diabetes_ds", 2)
+    assert trace.dataset_digest == dataset.digest
+    assert trace.pipeline_run_id == result.run_id
+    assert trace.metrics["mse"] == pytest.approx(3295.71, abs=0.01)
+    evaluate_child = next(
+        r for r in _runs(client)
+        if r.data.tags.get("mlflow.parentRunId") == result.run_id and r.info.run_name == "Evaluate"
+    )  # fmt: skip
+    assert (
+        evaluate_child.data.metrics["challenger_mse"] < evaluate_child.data.metrics["champion_mse"]
+    )
+
+
+def test_without_run_cancel_the_pipeline_goes_on(
+    workspace: Path, small_subset_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _run("--data_file_path", str(DIABETES_CSV)).status == COMPLETED
+    monkeypatch.setenv("ALLOW_RUN_CANCEL", "false")
+    # A weaker model, not better than the champion, still reaches Register.
+    result = _run("--data_file_path", str(small_subset_csv), "--dataset_version", "latest")
+    assert result.status == COMPLETED
+    assert result.steps_run == ["train", "evaluate", "register"]
+    assert _versions(_client()) == ["1", "2"]
+
+
+def test_without_evaluation_every_run_registers(
+    workspace: Path, small_subset_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUN_EVALUATION", "false")
+    result = _run("--data_file_path", str(DIABETES_CSV))
+    assert result.steps_run == ["train", "register"]
+    assert _run("--data_file_path", str(small_subset_csv)).status == COMPLETED
+    assert _versions(_client()) == ["1", "2"]
+
+
+def test_bad_data_stops_at_validation_and_leaves_nothing(workspace: Path) -> None:
+    with pytest.raises(
+        StepFailedError, match=r"'Train model' failed: .*missing_values.csv: column 'BMI'"
+    ):
+        _run("--data_file_path", str(BAD_EXAMPLES / "missing_values.csv"))
+    client = _client()
+    assert DatasetRegistry.from_env(load_env()).list_versions() == []
+    assert _versions(client) == []
+    runs = _runs(client)
+    assert runs and all(r.info.status == "FAILED" for r in runs)
+    for run in runs:
+        assert client.list_artifacts(run.info.run_id) == []
+        assert not run.data.metrics
+    assert not any((workspace / "pipeline_runs").glob("*/*"))
+    assert not (workspace / "datastore").exists()
+
+
+def test_isolated_steps_run_as_subprocesses(workspace: Path) -> None:
+    result = _run(
+        "--data_file_path", str(DIABETES_CSV), "--isolate_steps", "--caller_run_id", "ci-9"
+    )
+    assert result.status == COMPLETED
+    client = _client()
+    assert _versions(client) == ["1"]
+    assert client.get_run(result.run_id).data.tags["mlops.caller_run_id"] == "ci-9"
+
+
+def test_isolated_step_failure_reports_the_step_error(workspace: Path) -> None:
+    with pytest.raises(StepFailedError, match="column 'S6': column is missing"):
+        _run("--data_file_path", str(BAD_EXAMPLES / "missing_column.csv"), "--isolate_steps")
