@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
 @click.option(
     "--data-file-path",
     default=None,
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     help="Validate and register this file as a new dataset version, then train on it.",
 )
 @click.option("--caller-run-id", default=None, help="Id of the CI run that started this one.")

@@ -112,16 +112,17 @@ def lineage_text(lineage: Lineage) -> str:
     """A model version traced back to run, data and code."""
     aliases = " ".join(f"@{a}" for a in lineage.aliases)
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in _in_order(lineage.metrics))
-    lines = [
-        f"model     {lineage.model} version {lineage.version} {aliases}".rstrip(),
-        f"run       {lineage.run_id} ({lineage.run_status or 'unknown'})",
-        f"pipeline  {lineage.pipeline_run_id or '-'}",
-        f"experiment {lineage.experiment or '-'}",
-        f"dataset   {lineage.dataset or '-'} (sha256 {lineage.dataset_digest or '-'})",
-        f"code      git {lineage.git_commit or '-'}",
-        f"build     {lineage.build_id or '-'} {lineage.build_uri or ''}".rstrip(),
-        f"metrics   {metrics or '-'}",
+    fields = [
+        ("model", f"{lineage.model} version {lineage.version} {aliases}".rstrip()),
+        ("run", f"{lineage.run_id} ({lineage.run_status or 'unknown'})"),
+        ("pipeline", lineage.pipeline_run_id or "-"),
+        ("experiment", lineage.experiment or "-"),
+        ("dataset", f"{lineage.dataset or '-'} (sha256 {lineage.dataset_digest or '-'})"),
+        ("code", f"git {lineage.git_commit or '-'}"),
+        ("build", f"{lineage.build_id or '-'} {lineage.build_uri or ''}".rstrip()),
+        ("metrics", metrics or "-"),
     ]
+    lines = [f"{label:<11}{value}" for label, value in fields]
     return "\n".join(lines)
 
 

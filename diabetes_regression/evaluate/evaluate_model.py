@@ -98,12 +98,20 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
 
     with step_run(args.run_id, "Evaluate") as run:
         champion_version = get_alias(context.tracking.client, args.model_name, CHAMPION)
-        challenger = mlflow.sklearn.load_model(str(Path(args.step_input) / MODEL_DIR))
-        challenger_value = get_model_metrics(challenger, X_test, y_test)[rule.metric]
-        champion_value = None
-        if champion_version is not None:
-            champion = mlflow.sklearn.load_model(f"models:/{args.model_name}@{CHAMPION}")
-            champion_value = get_model_metrics(champion, X_test, y_test)[rule.metric]
+        if champion_version is not None and champion_version.run_id == train_output["model_run_id"]:
+            # The champion is this very model (training was reused): same score by definition.
+            challenger_value = champion_value = float(train_output["metrics"][rule.metric])
+        else:
+            challenger = mlflow.sklearn.load_model(str(Path(args.step_input) / MODEL_DIR))
+            challenger_value = get_model_metrics(challenger, X_test, y_test)[rule.metric]
+            champion_value = None
+            if champion_version is not None:
+                # By version, not alias: the alias may move while we score.
+                champion = mlflow.sklearn.load_model(
+                    f"models:/{args.model_name}/{champion_version.version}"
+                )
+                champion_value = get_model_metrics(champion, X_test, y_test)[rule.metric]
+        if champion_value is not None:
             mlflow.log_metric(f"champion_{rule.metric}", champion_value)
         mlflow.log_metric(f"challenger_{rule.metric}", challenger_value)
         verdict = compare(challenger_value, champion_value, rule)

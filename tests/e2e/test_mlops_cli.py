@@ -57,8 +57,8 @@ def test_lifecycle(subprocess_env: dict[str, str], small_subset_csv: Path) -> No
     assert "diabetes_regression_model" in models.stdout and "@champion=v1" in models.stdout
     trace = mlops("model", "lineage", "diabetes_regression_model@champion", env=env)
     assert trace.returncode == 0, trace.stderr
-    assert "dataset   diabetes_ds:1" in trace.stdout
-    assert "code      git " in trace.stdout
+    assert "dataset    diabetes_ds:1 (sha256 " in trace.stdout
+    assert "code       git " in trace.stdout
 
     # 4. A bad file is refused by `data validate` and by the pipeline, changing nothing.
     bad = str(BAD_EXAMPLES / "non_numeric_cell.csv")
@@ -95,12 +95,24 @@ def test_lifecycle(subprocess_env: dict[str, str], small_subset_csv: Path) -> No
         (["data", "show", "nope"], "dataset 'nope' has no versions"),
         (["data", "register", "--name", "d", "--path", "missing.csv"], "missing.csv: no such file"),
         (["run", "--dataset-version", "3"], "dataset 'diabetes_ds' has no versions"),
+        (
+            ["data", "validate", str(BAD_EXAMPLES / "missing_column.csv")],
+            "column 'S6': column is missing",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line(
     subprocess_env: dict[str, str], args: list[str], message: str
 ) -> None:
     assert_one_line_error(mlops(*args, env=subprocess_env), message)
+
+
+def test_missing_data_file_is_refused_before_anything_runs(subprocess_env: dict[str, str]) -> None:
+    done = mlops("run", "--data-file-path", "missing.csv", env=subprocess_env)
+    assert done.returncode == 2
+    assert "File 'missing.csv' does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not Path(subprocess_env["MLOPS_WORKSPACE"]).exists()
 
 
 def test_bad_setting_is_one_line(subprocess_env: dict[str, str]) -> None:
