@@ -21,9 +21,10 @@ venv: $(STAMP) ## create the environment (.venv) from the pinned requirements
 run: $(STAMP) ## train, evaluate and register the diabetes model on the bundled data
 	$(BIN)/mlops run --data-file-path data/diabetes.csv
 
-lint: $(STAMP) ## check formatting and lint
+lint: $(STAMP) ## check formatting, lint and types
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 format: $(STAMP) ## format the code
 	$(BIN)/ruff format .

@@ -5,11 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ml_service.errors import MlopsError
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from ml_service.data_validation import DataChecks
+    from ml_service.datasets import DatasetRegistry
 
 
 class MlopsGroup(click.Group):
@@ -102,14 +108,14 @@ def data_group() -> None:
     """Versioned datasets: register, list, show, validate."""
 
 
-def _dataset_registry():  # type: ignore[no-untyped-def]
+def _dataset_registry() -> DatasetRegistry:
     from ml_service.datasets import DatasetRegistry
     from ml_service.util.env_variables import load_env
 
     return DatasetRegistry.from_env(load_env())
 
 
-def _data_checks():  # type: ignore[no-untyped-def]
+def _data_checks() -> DataChecks:
     from diabetes_regression.parameters import load_parameters
 
     return load_parameters().data
@@ -193,7 +199,7 @@ def model_group() -> None:
     """Registered models: list them, trace their lineage."""
 
 
-def _tracking_client():  # type: ignore[no-untyped-def]
+def _tracking_client() -> MlflowClient:
     from ml_service.tracking import configure_tracking
     from ml_service.util.env_variables import load_env
 

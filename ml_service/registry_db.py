@@ -7,6 +7,7 @@ SQLite file in the workspace by default, or any SQLAlchemy URL (MLOPS_REGISTRY_U
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -70,7 +71,7 @@ def engine_for(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # WAL lets readers go on while another process registers a version.
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ml_service.datasets import DatasetVersion
 from ml_service.model_registry import Lineage, RegisteredModelSummary
@@ -13,14 +15,14 @@ from ml_service.tracking import tracking_uri_for
 from ml_service.util.env_variables import Env
 
 
-def _read(folder: Path | None, name: str) -> dict | None:  # type: ignore[type-arg]
+def _read(folder: Path | None, name: str) -> dict[str, Any] | None:
     if folder is None or not (folder / name).is_file():
         return None
-    data: dict = json.loads((folder / name).read_text(encoding="utf-8"))  # type: ignore[type-arg]
+    data: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
     return data
 
 
-def _output(result: PipelineRunResult, step: str, name: str) -> dict | None:  # type: ignore[type-arg]
+def _output(result: PipelineRunResult, step: str, name: str) -> dict[str, Any] | None:
     return _read(result.step_outputs.get(step, {}).get("step_output"), name)
 
 
@@ -133,7 +135,7 @@ def _in_order(metrics: dict[str, float]) -> list[tuple[str, float]]:
     )
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

@@ -14,10 +14,11 @@ orchestrator skips the remaining steps. Otherwise the pipeline goes on.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import mlflow
 import pandas as pd
@@ -74,7 +75,7 @@ def compare(challenger: float, champion: float | None, rule: EvaluationParameter
     return Verdict(better, metric, challenger, champion, reason)
 
 
-def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = StepArgumentParser(prog="evaluate_model", description="Evaluate step.")
     parser.add_argument("--model_name", required=True, help="Registered model name.")
     parser.add_argument("--step_input", required=True, help="Output folder of Train model.")
@@ -86,7 +87,7 @@ def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the step; returns what it wrote to evaluation.json."""
     args = parse_args(argv)
     parameters = load_parameters()

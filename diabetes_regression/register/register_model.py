@@ -10,7 +10,9 @@ listed in parameters.json. A run's model is registered at most once.
 
 from __future__ import annotations
 
+import argparse
 import logging
+from typing import Any
 
 import mlflow
 
@@ -30,7 +32,7 @@ from ml_service.steps import (
 log = logging.getLogger(__name__)
 
 
-def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = StepArgumentParser(prog="register_model", description="Register step.")
     parser.add_argument("--model_name", required=True, help="Registered model name.")
     parser.add_argument("--step_input", required=True, help="Output folder of Train model.")
@@ -39,7 +41,7 @@ def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the step; returns what it wrote to registration.json."""
     args = parse_args(argv)
     parameters = load_parameters()
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     metrics = train_output["metrics"]
 
     with step_run(args.run_id, "Register") as run:
-        tags = {
+        tags: dict[str, str] = {
             registry.TAG_RUN_ID: train_output["model_run_id"],
             registry.TAG_EXPERIMENT: env.experiment_name,
             registry.TAG_DATASET_NAME: dataset["name"],

@@ -13,6 +13,7 @@ reused instead of training again.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
@@ -20,6 +21,7 @@ import shutil
 import warnings
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -53,7 +55,7 @@ TAG_REUSED_FROM = "mlops.reused_from"
 MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
 
 
-def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = StepArgumentParser(prog="train_aml", description="Train model step.")
     parser.add_argument("--model_name", required=True, help="Registered model name.")
     parser.add_argument("--step_output", required=True, help="Folder for the step's outputs.")
@@ -89,7 +91,7 @@ def pinned_requirements() -> list[str]:
 def resolve_dataset(
     registry: DatasetRegistry,
     parameters: ModelParameters,
-    args,  # type: ignore[no-untyped-def]
+    args: argparse.Namespace,
 ) -> DatasetVersion:
     """The dataset version to train on, registering --data_file_path first when given."""
     if args.data_file_path and args.data_file_path.lower() != "none":
@@ -102,7 +104,7 @@ def resolve_dataset(
     return registry.get(args.dataset_name, args.dataset_version)
 
 
-def dataset_source(uri: str):  # type: ignore[no-untyped-def]
+def dataset_source(uri: str) -> Any:
     """MLflow's source object for a datastore URI (a local file or any fsspec URL)."""
     from mlflow.data.dataset_source_registry import resolve_dataset_source
 
@@ -124,7 +126,7 @@ def find_reusable_run(experiment_id: str, key: str) -> mlflow.entities.Run | Non
     return runs[0] if runs else None
 
 
-def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the step; returns what it wrote to train_output.json."""
     args = parse_args(argv)
     env = load_env()
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             }
         )
         mlflow.log_input(
-            mlflow.data.from_pandas(
+            mlflow.data.from_pandas(  # type: ignore[attr-defined]
                 frame,
                 source=dataset_source(dataset.uri),
                 targets=parameters.data.target,
@@ -179,15 +181,12 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         if previous is not None and previous.info.run_id != run.info.run_id:
             model_uri = previous.data.tags[TAG_MODEL_URI]
             model_run_id = previous.data.tags.get(TAG_MODEL_RUN_ID, previous.info.run_id)
-            metrics = {
+            metrics: dict[str, float] = {
                 m: previous.data.metrics[m]
                 for m in ("mse", "rmse", "mae", "r2")
                 if m in previous.data.metrics
             }
             log.info("  reusing the model of run %s: same data, parameters and code", model_run_id)
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=model_uri, dst_path=str(output / MODEL_DIR)
-            )
             mlflow.set_tag(TAG_REUSED_FROM, model_run_id)
         else:
             model = train_model(split["train"]["X"], split["train"]["y"], parameters.training.alpha)
@@ -203,13 +202,10 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             )
             model_uri = info.model_uri
             model_run_id = run.info.run_id
-            mlflow.sklearn.save_model(
-                model,
-                output / MODEL_DIR,
-                serialization_format="skops",
-                signature=info.signature,
-                pip_requirements=pinned_requirements(),
-            )
+        # The step's output holds the logged model itself, not a second serialization.
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=model_uri, dst_path=str(output / MODEL_DIR)
+        )
         mlflow.log_metrics(metrics)
         mlflow.set_tags({TAG_MODEL_URI: model_uri, TAG_MODEL_RUN_ID: model_run_id})
         mlflow.log_artifact(str(PARAMETERS_PATH))

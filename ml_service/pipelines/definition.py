@@ -112,7 +112,8 @@ def with_parameters(spec: PipelineSpec, overrides: dict[str, str | None]) -> dic
             f"pipeline {spec.name!r} has no parameter {', '.join(unknown)}; "
             f"parameters: {', '.join(sorted(spec.parameters))}"
         )
-    return {
-        name: (overrides[name] if overrides.get(name) is not None else default)
-        for name, default in spec.parameters.items()
-    }  # type: ignore[misc]
+    values = dict(spec.parameters)
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = value
+    return values

@@ -32,7 +32,10 @@ from ml_service.util.env_variables import Env
 log = logging.getLogger(__name__)
 
 COMPLETED, CANCELLED, FAILED = "completed", "cancelled", "failed"
-_KILLED = RunStatus.to_string(RunStatus.KILLED)
+_KILLED, _FAILED, _FINISHED, _RUNNING = (
+    RunStatus.to_string(status)
+    for status in (RunStatus.KILLED, RunStatus.FAILED, RunStatus.FINISHED, RunStatus.RUNNING)
+)
 
 
 @dataclass
@@ -112,12 +115,12 @@ def run_pipeline(
             try:
                 _run_step(step.module, argv, env, isolate_steps)
             except BaseException as err:
-                _end_if_running(client, child.info.run_id, RunStatus.FAILED)
+                _end_if_running(client, child.info.run_id, _FAILED)
                 message = (
                     str(err) if isinstance(err, MlopsError) else f"{type(err).__name__}: {err}"
                 )
                 raise StepFailedError(f"step {step.display_name!r} failed: {message}") from err
-            _end_if_running(client, child.info.run_id, RunStatus.FINISHED)
+            _end_if_running(client, child.info.run_id, _FINISHED)
             result.steps_run.append(step.id)
             log.info("      done in %.1f s", time.perf_counter() - step_started)
             if client.get_run(run_id).info.status == _KILLED:
@@ -128,13 +131,13 @@ def run_pipeline(
                 break
     except BaseException:
         result.status = FAILED
-        _end_if_running(client, run_id, RunStatus.FAILED)
+        _end_if_running(client, run_id, _FAILED)
         shutil.rmtree(work, ignore_errors=True)
         raise
     finally:
         result.seconds = time.perf_counter() - started
     if result.status == COMPLETED:
-        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+        client.set_terminated(run_id, _FINISHED)
     return result
 
 
@@ -166,6 +169,6 @@ def _run_step(module: str, argv: list[str], env: Env, isolate: bool) -> None:
         raise StepFailedError(last.removeprefix("error: "))
 
 
-def _end_if_running(client: MlflowClient, run_id: str, status: RunStatus) -> None:
-    if client.get_run(run_id).info.status == RunStatus.to_string(RunStatus.RUNNING):
-        client.set_terminated(run_id, RunStatus.to_string(status))
+def _end_if_running(client: MlflowClient, run_id: str, status: str) -> None:
+    if client.get_run(run_id).info.status == _RUNNING:
+        client.set_terminated(run_id, status)

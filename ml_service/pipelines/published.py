@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -108,7 +109,7 @@ def find(engine: Engine, name: str, version: str) -> PublishedPipeline:
     return _to_published(rows[0])
 
 
-def _to_published(row) -> PublishedPipeline:  # type: ignore[no-untyped-def]
+def _to_published(row: Any) -> PublishedPipeline:
     return PublishedPipeline(
         id=row["id"],
         spec=PipelineSpec.model_validate_json(row["definition_json"]),

@@ -9,6 +9,7 @@ The pipeline is looked up by TRAINING_PIPELINE_NAME and BUILD_BUILDID.
 
 from __future__ import annotations
 
+import argparse
 import logging
 
 from ml_service.pipelines.definition import with_parameters
@@ -22,7 +23,7 @@ from ml_service.util.env_variables import Env, load_env
 log = logging.getLogger(__name__)
 
 
-def parse_args(argv: list[str] | None):  # type: ignore[no-untyped-def]
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = StepArgumentParser(prog="run_train_pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--model_name", default=None, help="Default: MODEL_NAME.")
     parser.add_argument("--dataset_version", default=None, help="Default: DATASET_VERSION.")
