@@ -49,6 +49,7 @@ TAG_CACHE_KEY = "mlops.train_cache_key"
 TAG_MODEL_URI = "mlops.model_uri"
 TAG_MODEL_RUN_ID = "mlops.model_run_id"
 TAG_REUSED_FROM = "mlops.reused_from"
+TAG_GIT_COMMIT = "mlops.git_commit"
 
 # Pinned so that log_model does not spend seconds inferring them, and so that
 # `mlflow models serve` rebuilds exactly this environment.
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for m in ("mse", "rmse", "mae", "r2")
                 if m in previous.data.metrics
             }
+            # The commit the model was trained at, for its lineage.
+            git_commit = previous.data.tags.get(TAG_GIT_COMMIT, "unknown")
             log.info("  reusing the model of run %s: same data, parameters and code", model_run_id)
             mlflow.set_tag(TAG_REUSED_FROM, model_run_id)
         else:
@@ -202,12 +205,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
             model_uri = info.model_uri
             model_run_id = run.info.run_id
+            git_commit = code_version().commit
         # The step's output holds the logged model itself, not a second serialization.
         mlflow.artifacts.download_artifacts(
             artifact_uri=model_uri, dst_path=str(output / MODEL_DIR)
         )
         mlflow.log_metrics(metrics)
-        mlflow.set_tags({TAG_MODEL_URI: model_uri, TAG_MODEL_RUN_ID: model_run_id})
+        mlflow.set_tags(
+            {TAG_MODEL_URI: model_uri, TAG_MODEL_RUN_ID: model_run_id, TAG_GIT_COMMIT: git_commit}
+        )
         mlflow.log_artifact(str(PARAMETERS_PATH))
 
         test = split["test"]["X"].assign(**{parameters.data.target: split["test"]["y"]})
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "reused": model_run_id != run.info.run_id,
             "dataset": {"name": dataset.name, "version": dataset.version, "digest": dataset.digest},
             "metrics": metrics,
-            "git_commit": code_version().commit,
+            "git_commit": git_commit,
             "cache_key": key,
         }
         write_json(output, TRAIN_OUTPUT, result)
