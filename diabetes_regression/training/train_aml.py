@@ -26,6 +26,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 from diabetes_regression.parameters import PARAMETERS_PATH, ModelParameters, load_parameters
+from diabetes_regression.training.plots import prediction_figures
 from diabetes_regression.training.train import get_model_metrics, split_data, train_model
 from ml_service.data_validation import validate_frame
 from ml_service.datasets import DatasetRegistry, DatasetVersion
@@ -201,6 +202,11 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             )
             model_uri = info.model_uri
             model_run_id = run.info.run_id
+            test_predictions = model.predict(split["test"]["X"])
+            for plot_name, figure in prediction_figures(
+                split["test"]["y"], test_predictions
+            ).items():
+                mlflow.log_figure(figure, f"plots/{plot_name}.png")
             mlflow.sklearn.save_model(
                 model,
                 output / MODEL_DIR,
