@@ -62,12 +62,19 @@ def main(argv: list[str] | None = None) -> None:
 )
 @click.option("--caller-run-id", default=None, help="Id of the CI run that started this one.")
 @click.option("--isolate-steps", is_flag=True, help="Run each step in its own Python process.")
+@click.option(
+    "--description",
+    default=None,
+    metavar="TEXT",
+    help="What this run tries and why; shown as the run's description in the MLflow UI.",
+)
 def run_command(
     model_name: str | None,
     dataset_version: str | None,
     data_file_path: str | None,
     caller_run_id: str | None,
     isolate_steps: bool,
+    description: str | None,
 ) -> None:
     """Build, publish and run the training pipeline: Train → Evaluate → Register."""
     from ml_service import summary
@@ -87,6 +94,7 @@ def run_command(
             "caller_run_id": caller_run_id,
         },
         isolate_steps=isolate_steps,
+        description=description,
     )
     click.echo(summary.pipeline_run(result, env))
 
