@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format unit benchmark clean docs
+.PHONY: help venv run test lint format unit benchmark clean docs notebooks
 
 help: ## list the targets
 	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ unit: $(STAMP) ## only the fast unit tests
 
 benchmark: $(STAMP) ## time the pipeline against its peers (see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+notebooks: $(STAMP) ## execute every notebook in experimentation/ (logs to the workspace)
+	$(BIN)/python -m ml_service.notebooks run
 
 docs: $(STAMP) ## regenerate docs/configuration.md from the settings models
 	$(BIN)/python -m ml_service.config_reference
