@@ -222,3 +222,21 @@ def model_lineage(ref: str) -> None:
     from ml_service.model_registry import lineage
 
     click.echo(summary.lineage_text(lineage(_tracking_client(), ref)))
+
+
+# -- ui --------------------------------------------------------------------------
+
+
+@cli.command("ui")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+def ui_command(host: str, port: int) -> None:
+    """Open the MLflow UI on the workspace: experiments, runs, registered models."""
+    from ml_service.tracking import configure_tracking
+    from ml_service.ui import run_ui
+    from ml_service.util.env_variables import load_env
+
+    env = load_env()
+    configure_tracking(env)
+    click.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    sys.exit(run_ui(env, host, port))
