@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -82,6 +83,10 @@ def run_command(
     from ml_service.pipelines.run_train_pipeline import run_published
     from ml_service.util.env_variables import load_env
 
+    # Model packages in the current folder are importable, as with `python -m`
+    # (a bootstrapped project runs from its own folder).
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     env = load_env()
     published = build_and_publish(env)
     result = run_published(
@@ -240,3 +245,27 @@ def ui_command(host: str, port: int) -> None:
     configure_tracking(env)
     click.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C stops it)", err=True)
     sys.exit(run_ui(env, host, port))
+
+
+# -- bootstrap -------------------------------------------------------------------
+
+
+@cli.command("bootstrap")
+@click.option("--name", required=True, help="New package name, e.g. my_project.")
+@click.option(
+    "--output",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to create the project folder NAME in.",
+)
+def bootstrap_command(name: str, output: str) -> None:
+    """Create a new model project from the diabetes_regression template."""
+    from pathlib import Path
+
+    from ml_service.bootstrap import bootstrap, settings_for
+
+    project = bootstrap(name, Path(output))
+    click.echo(f"created {project}: package {name}/, .env, data/sample.csv")
+    click.echo(f"next: cd {project} && mlops run --data-file-path data/sample.csv")
+    click.echo(f"      mlops model lineage {settings_for(name)['MODEL_NAME']}@champion")
