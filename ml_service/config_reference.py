@@ -40,14 +40,14 @@ _CONSTRAINTS = (
 
 def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in schema:
-        return "object: " + schema["$ref"].rsplit("/", 1)[-1]
+        return "object: " + str(schema["$ref"]).rsplit("/", 1)[-1]
     if "anyOf" in schema:
         kinds = [_type_of(option, defs) for option in schema["anyOf"] if option != {"type": "null"}]
         optional = any(option == {"type": "null"} for option in schema["anyOf"])
         return " or ".join(kinds) + (", optional" if optional else "")
     if "enum" in schema:
         return "one of " + ", ".join(f"`{value}`" for value in schema["enum"])
-    kind = schema.get("type", "any")
+    kind = str(schema.get("type", "any"))
     if kind == "array":
         if "prefixItems" in schema:
             return "[" + ", ".join(_type_of(item, defs) for item in schema["prefixItems"]) + "]"

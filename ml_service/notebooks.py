@@ -53,7 +53,7 @@ def execute_notebook(path: Path, env: Mapping[str, str] | None = None, timeout: 
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    notebook = nbformat.read(path, as_version=4)
+    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     client = NotebookClient(
         notebook,
         timeout=timeout,
@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for path in notebooks(args.notebooks):
         if args.action == "strip":
-            notebook = nbformat.read(path, as_version=4)
+            notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
             if strip_outputs(notebook):
-                nbformat.write(notebook, path)
+                nbformat.write(notebook, path)  # type: ignore[no-untyped-call]
                 log.info("stripped %s", path)
             continue
         log.info("running %s", path)
