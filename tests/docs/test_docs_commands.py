@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from ml_service.cli import cli
 from ml_service.tracking import REPO_ROOT
+from ml_service.util.env_variables import Env
 
 DOCS = REPO_ROOT / "docs"
 EXECUTED = ["lifecycle.md", "bring-your-own-model.md"]
@@ -50,7 +51,13 @@ def _run_page(page: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     script = "set -euo pipefail\n" + "\n".join(bash_blocks((DOCS / page).read_text()))
     # The page's fixed example port, made free for this run.
     script = script.replace("5001", str(_free_port()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
+    # Start from the defaults: no setting a developer exported (MODEL_NAME, ...) leaks in.
+    settings = {name.upper() for name in Env.model_fields}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in settings and not k.startswith(("MLOPS_", "MLFLOW_"))
+    }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     process = subprocess.Popen(
         ["bash", "-c", script],

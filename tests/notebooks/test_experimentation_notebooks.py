@@ -38,8 +38,8 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Executed]:
     workspace = tmp_path_factory.mktemp("notebooks") / "ws"
     uri = f"sqlite:///{workspace / 'mlflow.db'}"
     env = {**os.environ, "MLOPS_WORKSPACE": str(workspace), "MLFLOW_TRACKING_URI": uri}
-    env.pop("MLOPS_REGISTRY_URI", None)
-    env.pop("MLOPS_DATASTORE_URI", None)
+    for name in ("MLOPS_REGISTRY_URI", "MLOPS_DATASTORE_URI", "MLFLOW_REGISTRY_URI"):
+        env.pop(name, None)
     ran = {path.name: notebooks.execute_notebook(path, env=env) for path in ALL}
     yield Executed(ran, MlflowClient(uri, uri), uri)
 
@@ -103,8 +103,13 @@ def test_tracked_notebook_logs_params_metrics_model_dataset_and_commit(executed:
     (dataset_input,) = run.inputs.dataset_inputs
     assert dataset_input.dataset.name == "diabetes_ds"
     assert {t.key: t.value for t in dataset_input.tags}["version"] == "1"
-    mlflow.set_tracking_uri(executed.tracking_uri)
-    info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", executed.tracking_uri)
+        mlflow.set_tracking_uri(executed.tracking_uri)
+        try:
+            info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+        finally:
+            mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     assert info.signature is not None
     assert [c.name for c in info.signature.inputs.inputs][:3] == ["AGE", "SEX", "BMI"]
     plots = {a.path for a in executed.client.list_artifacts(run.info.run_id, "plots")}

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,14 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
-from ml_service.cli import cli
 from ml_service.steps import TAG_PARENT_RUN_ID
 from ml_service.tracking import REPO_ROOT
 from ml_service.ui import ui_command
-from ml_service.util.env_variables import load_env
+from ml_service.util.env_variables import Env
 
 CHROMIUM = Path(os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium"))
 # What a root, network-less sandbox needs: no setuid sandbox, no GPU, no calls home.
@@ -82,24 +81,33 @@ def _wait_until_healthy(url: str, server: subprocess.Popen[bytes], log: Path) ->
 def running_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUI]:
     root = tmp_path_factory.mktemp("ui")
     workspace = root / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("MLOPS_WORKSPACE", str(workspace))
-        for name in ("MLFLOW_TRACKING_URI", "MLOPS_REGISTRY_URI", "MLOPS_DATASTORE_URI"):
-            patch.delenv(name, raising=False)
-        result = CliRunner().invoke(
-            cli,
-            [
-                "run",
-                "--data-file-path",
-                str(REPO_ROOT / "data" / "diabetes.csv"),
-                "--description",
-                DESCRIPTION,
-            ],
-            catch_exceptions=False,
-        )
-        assert result.exit_code == 0, result.output
-        env = load_env()
+    # The pipeline runs in a process of its own, as a person runs it, so no MLflow
+    # state of this process leaks into other tests.
+    # Start from the defaults: no setting a developer exported (MODEL_NAME, ...) leaks in.
+    settings = {name.upper() for name in Env.model_fields}
+    env_vars = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in settings and not k.startswith(("MLOPS_", "MLFLOW_"))
+    }
+    completed = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("mlops")),
+            "run",
+            "--data-file-path",
+            str(REPO_ROOT / "data" / "diabetes.csv"),
+            "--description",
+            DESCRIPTION,
+        ],
+        cwd=root,
+        env={**env_vars, "MLOPS_WORKSPACE": str(workspace)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    env = Env(mlops_workspace=workspace, mlflow_tracking_uri=None)
     uri = f"sqlite:///{workspace / 'mlflow.db'}"
     client = MlflowClient(uri, uri)
     experiment = client.get_experiment_by_name(env.experiment_name)

@@ -14,7 +14,7 @@ from ml_service.util.env_variables import Env
 
 
 def test_ui_command_serves_the_workspace_store(tmp_path: Path) -> None:
-    env = Env(mlops_workspace=tmp_path)
+    env = Env(mlops_workspace=tmp_path, mlflow_tracking_uri=None)
     command = ui.ui_command(env, port=5123)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert command[1:4] == ["-m", "mlflow", "ui"]
@@ -33,6 +33,7 @@ def test_ui_command_follows_a_tracking_server(tmp_path: Path) -> None:
     assert "--default-artifact-root" not in command
 
 
+@pytest.mark.usefixtures("reset_mlflow_uris")
 def test_mlops_ui_starts_the_server_with_the_options(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -44,7 +45,6 @@ def test_mlops_ui_starts_the_server_with_the_options(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLOPS_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setattr(ui, "run_ui", fake_run_ui)
     result = CliRunner().invoke(cli, ["ui", "--port", "5999"])
     assert result.exit_code == 0, result.output
