@@ -191,6 +191,10 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         else:
             model = train_model(split["train"]["X"], split["train"]["y"], parameters.training.alpha)
             metrics = get_model_metrics(model, split["test"]["X"], split["test"]["y"])
+            for plot_name, figure in prediction_figures(
+                split["test"]["y"], model.predict(split["test"]["X"])
+            ).items():
+                mlflow.log_figure(figure, f"plots/{plot_name}.png")
             X_train = split["train"]["X"]
             info = mlflow.sklearn.log_model(
                 model,
@@ -202,11 +206,6 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             )
             model_uri = info.model_uri
             model_run_id = run.info.run_id
-            test_predictions = model.predict(split["test"]["X"])
-            for plot_name, figure in prediction_figures(
-                split["test"]["y"], test_predictions
-            ).items():
-                mlflow.log_figure(figure, f"plots/{plot_name}.png")
             mlflow.sklearn.save_model(
                 model,
                 output / MODEL_DIR,

@@ -31,10 +31,11 @@ from ml_service.util.env_variables import Env
 
 log = logging.getLogger(__name__)
 
-COMPLETED, CANCELLED, FAILED = "completed", "cancelled", "failed"
-_KILLED = RunStatus.to_string(RunStatus.KILLED)
 # MLflow's run description, shown and edited as the run's "Description" in the UI.
 TAG_NOTE = "mlflow.note.content"
+
+COMPLETED, CANCELLED, FAILED = "completed", "cancelled", "failed"
+_KILLED = RunStatus.to_string(RunStatus.KILLED)
 
 
 @dataclass
