@@ -53,7 +53,7 @@ def execute_notebook(path: Path, env: Mapping[str, str] | None = None, timeout: 
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
         timeout=timeout,
@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for path in notebooks(args.notebooks):
         if args.action == "strip":
-            notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+            notebook = nbformat.read(path, as_version=4)
             if strip_outputs(notebook):
-                nbformat.write(notebook, path)  # type: ignore[no-untyped-call]
+                nbformat.write(notebook, path)
                 log.info("stripped %s", path)
             continue
         log.info("running %s", path)
