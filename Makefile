@@ -3,9 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format unit benchmark clean
+.PHONY: help venv run test lint format unit benchmark clean docs notebooks ui browser screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,7 +31,7 @@ format: $(STAMP) ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) lint ## lint, then the whole test suite with coverage
+test: $(STAMP) lint browser ## lint, then the whole test suite with coverage
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=85
 
 unit: $(STAMP) ## only the fast unit tests
@@ -38,6 +39,23 @@ unit: $(STAMP) ## only the fast unit tests
 
 benchmark: $(STAMP) ## time the pipeline against its peers (see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+ui: $(STAMP) ## open the MLflow UI on the workspace at http://127.0.0.1:5000
+	$(BIN)/mlops ui
+
+notebooks: $(STAMP) ## execute every notebook in experimentation/ (logs to the workspace)
+	$(BIN)/python -m ml_service.notebooks run
+
+browser: ## install Debian's Chromium for the UI browser test, if missing (as root)
+	@test -x $(CHROMIUM) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) missing: install Debian's chromium" >&2; exit 1; }
+
+screenshots: $(STAMP) browser ## refresh the MLflow UI screenshots in docs/images (browser test)
+	UPDATE_DOCS_IMAGES=1 $(BIN)/python -m pytest tests/ui -q
+
+docs: $(STAMP) ## regenerate docs/configuration.md from the settings models
+	$(BIN)/python -m ml_service.config_reference
 
 clean: ## remove the environment and the local workspace
 	rm -rf $(VENV) .mlops

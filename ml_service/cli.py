@@ -71,12 +71,19 @@ def main(argv: list[str] | None = None) -> None:
 )
 @click.option("--caller-run-id", default=None, help="Id of the CI run that started this one.")
 @click.option("--isolate-steps", is_flag=True, help="Run each step in its own Python process.")
+@click.option(
+    "--description",
+    default=None,
+    metavar="TEXT",
+    help="What this run tries and why; shown as the run's description in the MLflow UI.",
+)
 def run_command(
     model_name: str | None,
     dataset_version: str | None,
     data_file_path: str | None,
     caller_run_id: str | None,
     isolate_steps: bool,
+    description: str | None,
 ) -> None:
     """Build, publish and run the training pipeline: Train → Evaluate → Register."""
     from ml_service import summary
@@ -84,6 +91,10 @@ def run_command(
     from ml_service.pipelines.run_train_pipeline import run_published
     from ml_service.util.env_variables import load_env
 
+    # Model packages in the current folder are importable, as with `python -m`
+    # (a bootstrapped project runs from its own folder).
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     env = load_env()
     published = build_and_publish(env)
     result = run_published(
@@ -96,6 +107,7 @@ def run_command(
             "caller_run_id": caller_run_id,
         },
         isolate_steps=isolate_steps,
+        description=description,
     )
     click.echo(summary.pipeline_run(result, env))
 
@@ -223,3 +235,45 @@ def model_lineage(ref: str) -> None:
     from ml_service.model_registry import lineage
 
     click.echo(summary.lineage_text(lineage(_tracking_client(), ref)))
+
+
+# -- ui --------------------------------------------------------------------------
+
+
+@cli.command("ui")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+def ui_command(host: str, port: int) -> None:
+    """Open the MLflow UI on the workspace: experiments, runs, registered models."""
+    from ml_service.tracking import configure_tracking
+    from ml_service.ui import run_ui
+    from ml_service.util.env_variables import load_env
+
+    env = load_env()
+    configure_tracking(env)
+    click.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    sys.exit(run_ui(env, host, port))
+
+
+# -- bootstrap -------------------------------------------------------------------
+
+
+@cli.command("bootstrap")
+@click.option("--name", required=True, help="New package name, e.g. my_project.")
+@click.option(
+    "--output",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to create the project folder NAME in.",
+)
+def bootstrap_command(name: str, output: str) -> None:
+    """Create a new model project from the diabetes_regression template."""
+    from pathlib import Path
+
+    from ml_service.bootstrap import bootstrap, settings_for
+
+    project = bootstrap(name, Path(output))
+    click.echo(f"created {project}: package {name}/, .env, data/sample.csv")
+    click.echo(f"next: cd {project} && mlops run --data-file-path data/sample.csv")
+    click.echo(f"      mlops model lineage {settings_for(name)['MODEL_NAME']}@champion")

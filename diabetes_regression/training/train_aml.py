@@ -28,6 +28,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 from diabetes_regression.parameters import PARAMETERS_PATH, ModelParameters, load_parameters
+from diabetes_regression.training.plots import prediction_figures
 from diabetes_regression.training.train import get_model_metrics, split_data, train_model
 from ml_service.data_validation import validate_frame
 from ml_service.datasets import DatasetRegistry, DatasetVersion
@@ -194,6 +195,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             model = train_model(split["train"]["X"], split["train"]["y"], parameters.training.alpha)
             metrics = get_model_metrics(model, split["test"]["X"], split["test"]["y"])
+            for plot_name, figure in prediction_figures(
+                split["test"]["y"], model.predict(split["test"]["X"])
+            ).items():
+                mlflow.log_figure(figure, f"plots/{plot_name}.png")
             X_train = split["train"]["X"]
             info = mlflow.sklearn.log_model(
                 model,

@@ -31,6 +31,9 @@ from ml_service.util.env_variables import Env
 
 log = logging.getLogger(__name__)
 
+# MLflow's run description, shown and edited as the run's "Description" in the UI.
+TAG_NOTE = "mlflow.note.content"
+
 COMPLETED, CANCELLED, FAILED = "completed", "cancelled", "failed"
 _KILLED, _FAILED, _FINISHED, _RUNNING = (
     RunStatus.to_string(status)
@@ -56,8 +59,12 @@ def run_pipeline(
     env: Env,
     tracking: Tracking,
     isolate_steps: bool = False,
+    description: str | None = None,
 ) -> PipelineRunResult:
     """Run every step in order under one parent run.
+
+    `description` (what the run tries and why) becomes the parent run's MLflow
+    note, shown in the UI.
 
     Raises:
         StepFailedError: a step failed; the parent run is FAILED and its work folder removed.
@@ -77,6 +84,8 @@ def run_pipeline(
     }
     if env.build_uri:
         tags["mlops.build_uri"] = env.build_uri
+    if description:
+        tags[TAG_NOTE] = description
     parent = client.create_run(tracking.experiment_id, tags=tags)
     run_id = parent.info.run_id
     for name, value in parameters.items():

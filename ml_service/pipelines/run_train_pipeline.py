@@ -2,7 +2,8 @@
 
     python -m ml_service.pipelines.run_train_pipeline [--model_name NAME] \
         [--dataset_version V] [--data_file_path FILE] [--caller_run_id ID] \
-        [--output_pipeline_id_file FILE] [--skip_train_execution] [--isolate_steps]
+        [--output_pipeline_id_file FILE] [--skip_train_execution] [--isolate_steps] \
+        [--description TEXT]
 
 The pipeline is looked up by TRAINING_PIPELINE_NAME and BUILD_BUILDID.
 """
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--isolate_steps", action="store_true", help="Run each step in its own process."
     )
+    parser.add_argument(
+        "--description", default=None, help="What this run tries and why (the run's note)."
+    )
     return parser.parse_args(argv)
 
 
@@ -49,11 +53,14 @@ def run_published(
     published: PublishedPipeline,
     parameters: dict[str, str | None],
     isolate_steps: bool = False,
+    description: str | None = None,
 ) -> PipelineRunResult:
     """Run a published pipeline with these parameter values (None: the default)."""
     tracking = configure_tracking(env)
     values = with_parameters(published.spec, parameters)
-    return run_pipeline(published, values, env, tracking, isolate_steps=isolate_steps)
+    return run_pipeline(
+        published, values, env, tracking, isolate_steps=isolate_steps, description=description
+    )
 
 
 def main(argv: list[str] | None = None) -> PipelineRunResult | None:
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> PipelineRunResult | None:
             "caller_run_id": args.caller_run_id,
         },
         isolate_steps=args.isolate_steps,
+        description=args.description,
     )
 
 

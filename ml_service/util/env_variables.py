@@ -45,19 +45,35 @@ class Env(BaseSettings):
     )
 
     # MLOpsPython's names.
-    experiment_name: str = Field(default="mlopspython", min_length=1)
-    model_name: str = Field(default="diabetes_regression_model", min_length=1)
-    dataset_name: str = Field(default="diabetes_ds", min_length=1)
+    experiment_name: str = Field(
+        default="mlopspython", min_length=1, description="MLflow experiment of pipeline runs."
+    )
+    model_name: str = Field(
+        default="diabetes_regression_model", min_length=1, description="Registered model name."
+    )
+    dataset_name: str = Field(
+        default="diabetes_ds", min_length=1, description="Dataset the pipeline trains on."
+    )
     dataset_version: str = Field(
         default="latest", description="Dataset version to train on: a number or `latest`."
     )
-    training_pipeline_name: str = Field(default="diabetes-Training-Pipeline", min_length=1)
+    training_pipeline_name: str = Field(
+        default="diabetes-Training-Pipeline",
+        min_length=1,
+        description="Name the training pipeline is published under.",
+    )
     sources_dir_train: str = Field(
         default="diabetes_regression", description="Package of the model's steps."
     )
-    train_script_path: str = Field(default="training/train_aml.py")
-    evaluate_script_path: str = Field(default="evaluate/evaluate_model.py")
-    register_script_path: str = Field(default="register/register_model.py")
+    train_script_path: str = Field(
+        default="training/train_aml.py", description="Train model step, in SOURCES_DIR_TRAIN."
+    )
+    evaluate_script_path: str = Field(
+        default="evaluate/evaluate_model.py", description="Evaluate step, in SOURCES_DIR_TRAIN."
+    )
+    register_script_path: str = Field(
+        default="register/register_model.py", description="Register step, in SOURCES_DIR_TRAIN."
+    )
     run_evaluation: bool = Field(
         default=True, description="Include the Evaluate step in the pipeline."
     )
@@ -71,10 +87,14 @@ class Env(BaseSettings):
     build_uri: str | None = Field(default=None, description="Link to the CI build.")
 
     # Azure ML workspace, used only by the Azure path.
-    workspace_name: str | None = None
-    resource_group: str | None = None
-    subscription_id: str | None = None
-    aml_compute_cluster_name: str | None = None
+    workspace_name: str | None = Field(default=None, description="Azure ML workspace.")
+    resource_group: str | None = Field(
+        default=None, description="Azure resource group of the workspace."
+    )
+    subscription_id: str | None = Field(default=None, description="Azure subscription id.")
+    aml_compute_cluster_name: str | None = Field(
+        default=None, description="Azure ML compute cluster the pipeline runs on."
+    )
 
     @property
     def workspace(self) -> Path:
