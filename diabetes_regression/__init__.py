@@ -1,0 +1,1 @@
+"""The diabetes Ridge regression use case: training, evaluation, registration, scoring."""

@@ -1,0 +1,1 @@
+"""Scoring of the diabetes model (Azure ML's init()/run() scoring-script contract)."""

@@ -1,0 +1,42 @@
+"""Scoring logic shared by the service's routes and `diabetes_regression/scoring/score.py`.
+
+Body bytes in, predictions out: parse strictly, check against the model's
+signature, predict on a float64 matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ml_service.serving.model import LoadedModel
+from ml_service.serving.payloads import decode_json, rows_from_azure_body, rows_from_mlflow_body
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """The rows a request carried and the model's predictions for them."""
+
+    inputs: np.ndarray
+    predictions: np.ndarray
+
+
+def score_azure_body(model: LoadedModel, body: bytes, *, max_rows: int) -> ScoredBatch:
+    """Score Azure ML's body `{"data": [[numbers], ...]}`.
+
+    Raises:
+        ScoringInputError: the body is malformed (see `payloads`).
+    """
+    inputs = rows_from_azure_body(decode_json(body), model.features, max_rows=max_rows)
+    return ScoredBatch(inputs=inputs, predictions=model.predict(inputs))
+
+
+def score_mlflow_body(model: LoadedModel, body: bytes, *, max_rows: int) -> ScoredBatch:
+    """Score an MLflow scoring-server body (`dataframe_split`, `dataframe_records`, `inputs`).
+
+    Raises:
+        ScoringInputError: the body is malformed (see `payloads`).
+    """
+    inputs = rows_from_mlflow_body(decode_json(body), model.features, max_rows=max_rows)
+    return ScoredBatch(inputs=inputs, predictions=model.predict(inputs))
