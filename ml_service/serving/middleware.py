@@ -23,7 +23,18 @@ access_log = logging.getLogger(ACCESS_LOGGER)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 KNOWN_ROUTES = frozenset(
-    {"/score", "/invocations", "/health", "/ready", "/metrics", "/openapi.json", "/swagger.json"}
+    {
+        "/score",
+        "/invocations",
+        "/health",
+        "/ready",
+        "/ping",
+        "/version",
+        "/metrics",
+        "/openapi.json",
+        "/swagger.json",
+        "/docs",
+    }
 )
 
 

@@ -132,13 +132,21 @@ def _resolve_with_mlflow(uri: str, match: re.Match[str] | None, store: str) -> R
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(store)
-    mlflow.set_registry_uri(store)
-    name, version = (match["name"], match["version"] or "") if match else (uri, "")
+    # An explicit client and URIs rather than mlflow.set_tracking_uri, which would
+    # also change MLFLOW_TRACKING_URI for the whole process.
+    client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
+    name, version, artifact_uri = uri, "", uri
     try:
-        if match and match["alias"]:
-            version = mlflow.MlflowClient().get_model_version_by_alias(name, match["alias"]).version
-        local_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        if match:
+            name = match["name"]
+            if match["alias"]:
+                version = client.get_model_version_by_alias(name, match["alias"]).version
+            else:
+                version = match["version"]
+            artifact_uri = client.get_model_version_download_uri(name, version)
+        local_dir = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, tracking_uri=store)
+        )
     except MlflowException as err:
         raise ModelLoadError(f"cannot resolve model {uri}: {err.message}") from err
     return ResolvedModel(uri=uri, name=name, version=str(version), local_dir=local_dir)

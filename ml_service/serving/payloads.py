@@ -17,7 +17,6 @@ from ml_service.errors import PayloadTooLargeError, ScoringInputError
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 
 _NUMBER_TYPES = frozenset({int, float})
-_NAME_PREVIEW = 32
 
 
 def json_type(value: object) -> str:
@@ -35,10 +34,9 @@ def json_type(value: object) -> str:
     return "a number"
 
 
-def _short_names(names: Sequence[object], limit: int = 3) -> str:
-    shown = [repr(str(name)[:_NAME_PREVIEW]) for name in list(names)[:limit]]
-    more = len(names) - limit
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+def _count(names: Sequence[object], what: str) -> str:
+    # Counted, never named: names come from the caller and are not echoed back.
+    return f"{len(names)} {what}{'s' if len(names) != 1 else ''}"
 
 
 def decode_json(body: bytes) -> Any:
@@ -187,7 +185,7 @@ def _column_mismatch(given: dict[str, Any] | Sequence[str], features: Sequence[s
     if missing:
         problems.append(f"missing features {', '.join(missing)}")
     if unknown:
-        problems.append(f"unknown features {_short_names(unknown)}")
+        problems.append(_count(unknown, "unknown feature"))
     if not problems:
         problems.append("a feature is given more than once")
     return "; ".join(problems) + f" (the model takes {', '.join(features)})"
@@ -213,7 +211,7 @@ def rows_from_azure_body(payload: object, features: Sequence[str], *, max_rows: 
         raise ScoringInputError('the body must have the key "data": a list of rows')
     if len(body) != 1:
         unknown = [key for key in body if key != "data"]
-        raise ScoringInputError(f'unknown keys {_short_names(unknown)}; only "data" is accepted')
+        raise ScoringInputError(f'{_count(unknown, "unknown key")}; only "data" is accepted')
     return matrix_from_rows(body["data"], features, field="data", max_rows=max_rows)
 
 
@@ -232,7 +230,7 @@ def rows_from_mlflow_body(payload: object, features: Sequence[str], *, max_rows:
     formats = [key for key in body if key in MLFLOW_FORMATS]
     unknown = [key for key in body if key not in MLFLOW_FORMATS]
     if unknown:
-        raise ScoringInputError(f"unknown keys {_short_names(unknown)}; use one of {keys}")
+        raise ScoringInputError(f"{_count(unknown, 'unknown key')}; use one of {keys}")
     if len(formats) != 1:
         raise ScoringInputError(f"the body must have exactly one of the keys {keys}")
     field = formats[0]
@@ -255,7 +253,7 @@ def _matrix_from_split(value: object, features: Sequence[str], *, max_rows: int)
     unknown = [key for key in value if key not in ("columns", "data", "index")]
     if unknown:
         raise ScoringInputError(
-            f'unknown keys {_short_names(unknown)} in `{field}`; use "columns", "data", "index"'
+            f'{_count(unknown, "unknown key")} in `{field}`; use "columns", "data", "index"'
         )
     columns = value.get("columns", list(features))
     if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
+
 from fastapi import APIRouter, Response
 
 from ml_service.serving.deps import ContextDep
@@ -14,6 +17,26 @@ router = APIRouter(tags=["operations"])
 async def health() -> HealthResponse:
     """Always `ok` while the process serves requests."""
     return HealthResponse(status="ok")
+
+
+@router.get("/ping", response_class=Response, summary="MLflow's liveness probe")
+async def ping() -> Response:
+    """What `mlflow models serve` answers on /ping, for MLflow's clients and probes."""
+    return Response(content=b"\n", media_type="application/json")
+
+
+@router.get("/version", response_class=Response, summary="MLflow version (MLflow's /version)")
+async def version() -> Response:
+    """The installed MLflow version, as `mlflow models serve` answers on /version."""
+    return Response(content=_mlflow_version().encode(), media_type="text/plain")
+
+
+@functools.cache
+def _mlflow_version() -> str:
+    try:
+        return importlib.metadata.version("mlflow")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 @router.get(
