@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # MLflow's default workspace (a column of its registry tables since MLflow 3.x).
 _MLFLOW_WORKSPACE = "default"
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
 
 
@@ -128,27 +131,44 @@ def _resolve_from_sqlite(uri: str, match: re.Match[str], database: Path) -> Reso
     return ResolvedModel(uri=uri, name=name, version=str(version), local_dir=local_dir)
 
 
+@contextmanager
+def _mlflow_store(store: str) -> Iterator[None]:
+    """Point MLflow at `store` for the block, then put back what was set before.
+
+    MLflow's `models:/` artifact repository reads the global tracking and registry
+    URIs, and setting them also sets MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+
+
 def _resolve_with_mlflow(uri: str, match: re.Match[str] | None, store: str) -> ResolvedModel:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    # An explicit client and URIs rather than mlflow.set_tracking_uri, which would
-    # also change MLFLOW_TRACKING_URI for the whole process.
-    client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
-    name, version, artifact_uri = uri, "", uri
-    try:
-        if match:
-            name = match["name"]
-            if match["alias"]:
-                version = client.get_model_version_by_alias(name, match["alias"]).version
-            else:
-                version = match["version"]
-            artifact_uri = client.get_model_version_download_uri(name, version)
-        local_dir = Path(
-            mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, tracking_uri=store)
-        )
-    except MlflowException as err:
-        raise ModelLoadError(f"cannot resolve model {uri}: {err.message}") from err
+    name, version = uri, ""
+    with _mlflow_store(store):
+        try:
+            if match:
+                name = match["name"]
+                version = match["version"] or ""
+                if match["alias"]:
+                    client = mlflow.MlflowClient()
+                    version = client.get_model_version_by_alias(name, match["alias"]).version
+            local_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        except MlflowException as err:
+            raise ModelLoadError(f"cannot resolve model {uri}: {err.message}") from err
     return ResolvedModel(uri=uri, name=name, version=str(version), local_dir=local_dir)
 
 
