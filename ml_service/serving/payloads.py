@@ -12,11 +12,14 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ml_service.errors import PayloadTooLargeError, ScoringInputError
+from ml_service.errors import ScoringInputError
 
 MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 
 _NUMBER_TYPES = frozenset({int, float})
+MAX_ABS_VALUE = 1e100
+"""Largest magnitude accepted for a feature value: no real feature comes near it, and values
+close to float's limit (1.8e308) overflow a linear model's prediction to inf or NaN."""
 
 
 def json_type(value: object) -> str:
@@ -71,8 +74,8 @@ def matrix_from_rows(
         A C-contiguous float64 array of shape (rows, features).
 
     Raises:
-        ScoringInputError: not a list of equal-length lists of finite numbers.
-        PayloadTooLargeError: more rows than `max_rows`.
+        ScoringInputError: not a list of equal-length lists of finite numbers, or more rows
+            than `max_rows`.
     """
     n_features = len(features)
     if not isinstance(rows, list):
@@ -83,7 +86,7 @@ def matrix_from_rows(
     if not rows:
         raise ScoringInputError(f"`{field}` has no rows")
     if len(rows) > max_rows:
-        raise PayloadTooLargeError(
+        raise ScoringInputError(
             f"`{field}` has {len(rows)} rows; at most {max_rows} are accepted per request"
         )
     for i, row in enumerate(rows):
@@ -110,11 +113,12 @@ def matrix_from_rows(
         matrix = np.array(rows, dtype=np.float64)
     except OverflowError:
         raise ScoringInputError(f"`{field}` holds a number too large for a float") from None
-    finite = np.isfinite(matrix)
-    if not finite.all():
-        i, j = np.argwhere(~finite)[0]
+    in_range = np.abs(matrix) <= MAX_ABS_VALUE
+    if not in_range.all():
+        i, j = np.argwhere(~in_range)[0]
         raise ScoringInputError(
-            f"row {i}, feature {features[j]} of `{field}`: the number is too large (not finite)"
+            f"row {i}, feature {features[j]} of `{field}`: the number is out of range "
+            f"(at most {MAX_ABS_VALUE:g} in magnitude)"
         )
     return matrix
 
@@ -126,14 +130,13 @@ def matrix_from_records(
 
     Raises:
         ScoringInputError: not a list of objects with exactly the model's features.
-        PayloadTooLargeError: more rows than `max_rows`.
     """
     if not isinstance(records, list):
         raise ScoringInputError(
             f"`{field}` must be a list of objects keyed by feature name; got {json_type(records)}"
         )
     if len(records) > max_rows:
-        raise PayloadTooLargeError(
+        raise ScoringInputError(
             f"`{field}` has {len(records)} rows; at most {max_rows} are accepted per request"
         )
     expected = set(features)
@@ -159,7 +162,6 @@ def matrix_from_columns(
 
     Raises:
         ScoringInputError: the keys are not the model's features or the columns differ in length.
-        PayloadTooLargeError: more rows than `max_rows`.
     """
     if columns.keys() != set(features):
         raise ScoringInputError(f"`{field}`: {_column_mismatch(columns, features)}")
@@ -204,7 +206,6 @@ def rows_from_azure_body(payload: object, features: Sequence[str], *, max_rows: 
 
     Raises:
         ScoringInputError: the body is not `{"data": [...]}` with valid rows.
-        PayloadTooLargeError: more rows than `max_rows`.
     """
     body = _expect_object(payload, 'the key "data"')
     if "data" not in body:
@@ -221,7 +222,6 @@ def rows_from_mlflow_body(payload: object, features: Sequence[str], *, max_rows:
     Raises:
         ScoringInputError: not exactly one known format, or invalid rows; `params` is refused
             because the served models take none.
-        PayloadTooLargeError: more rows than `max_rows`.
     """
     keys = " or ".join(f'"{name}"' for name in MLFLOW_FORMATS)
     body = _expect_object(payload, f"one of the keys {keys}")

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ml_service.serving.payloads import MAX_ABS_VALUE
+
 
 class ScoreResponse(BaseModel):
     """Azure ML's scoring answer: one prediction per input row."""
@@ -49,7 +51,7 @@ class ReadyResponse(BaseModel):
 def _row_schema(features: Sequence[str]) -> dict[str, Any]:
     return {
         "type": "array",
-        "items": {"type": "number"},
+        "items": {"type": "number", "minimum": -MAX_ABS_VALUE, "maximum": MAX_ABS_VALUE},
         "minItems": len(features),
         "maxItems": len(features),
         "description": f"One row: the values of {', '.join(features)}, in this order.",
@@ -70,7 +72,15 @@ def _records_schema(features: Sequence[str], max_rows: int) -> dict[str, Any]:
         "type": "array",
         "items": {
             "type": "object",
-            "properties": {name: {"type": "number", "title": name} for name in features},
+            "properties": {
+                name: {
+                    "type": "number",
+                    "title": name,
+                    "minimum": -MAX_ABS_VALUE,
+                    "maximum": MAX_ABS_VALUE,
+                }
+                for name in features
+            },
             "required": list(features),
             "additionalProperties": False,
         },

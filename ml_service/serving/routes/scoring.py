@@ -22,9 +22,12 @@ from ml_service.serving.schemas import (
 from ml_service.serving.scoring import ScoredBatch, score_azure_body, score_mlflow_body
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Malformed body: says what is wrong and where."},
+    400: {"model": ErrorResponse, "description": "Malformed body or too many rows: says what."},
     401: {"model": ErrorResponse, "description": "Key auth is on and the key is missing or wrong."},
-    413: {"model": ErrorResponse, "description": "Body or row count over the limit."},
+    413: {
+        "model": ErrorResponse,
+        "description": "Body over the size limit (SCORING_MAX_BODY_BYTES).",
+    },
     415: {"model": ErrorResponse, "description": "Content-Type is not application/json."},
 }
 

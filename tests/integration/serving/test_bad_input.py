@@ -113,16 +113,16 @@ def test_wrong_content_type_is_415(service, content_type):
     assert_clean_error(response, 415, "application/json")
 
 
-def test_too_many_rows_is_413(service_factory):
+def test_too_many_rows_is_400(service_factory):
     small = service_factory(scoring_max_rows=5)
     response = requests.post(f"{small.url}/score", json={"data": [ROW] * 6}, timeout=10)
-    assert_clean_error(response, 413, "at most 5")
+    assert_clean_error(response, 400, "at most 5")
     response = requests.post(
         f"{small.url}/invocations",
         json={"dataframe_records": [dict(zip(FEATURES, ROW, strict=True))] * 6},
         timeout=10,
     )
-    assert_clean_error(response, 413, "at most 5")
+    assert_clean_error(response, 400, "at most 5")
     assert requests.post(f"{small.url}/score", json={"data": [ROW] * 5}, timeout=10).ok
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import requests
 
@@ -102,8 +103,14 @@ def test_access_log_has_request_id_traceparent_version_rows_latency(service, cap
             headers={"traceparent": traceparent, "X-Request-ID": "req-42"},
             timeout=10,
         )
-    assert response.status_code == 200
-    [record] = [r for r in caplog.records if getattr(r, "request_id", None) == "req-42"]
+        assert response.status_code == 200
+        # The access line is written just after the response is sent.
+        for _ in range(100):
+            found = [r for r in caplog.records if getattr(r, "request_id", None) == "req-42"]
+            if found:
+                break
+            time.sleep(0.02)
+    [record] = found
     assert record.traceparent == traceparent
     assert record.model_version == service.context.model.version
     assert record.rows == 2
