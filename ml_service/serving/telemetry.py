@@ -23,6 +23,11 @@ import orjson
 ACCESS_LOGGER = "ml_service.serving.access"
 SERVICE_LOGGER = "ml_service.serving"
 
+_EXPORTER_SELF_TELEMETRY = (
+    "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL",
+    "APPLICATIONINSIGHTS_SDKSTATS_DISABLED",
+    "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED",
+)
 _TRACEPARENT = re.compile(
     r"^[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-[0-9a-f]{2}$"
 )
@@ -100,8 +105,10 @@ def configure_telemetry(connection_string: str | None, *, service_name: str) -> 
     """
     if not connection_string:
         return Telemetry()
-    # The SDK's own usage statistics would go to Microsoft's endpoints, not the configured one.
-    os.environ.setdefault("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
+    # The exporter's own usage statistics and control-plane calls would go to Microsoft's
+    # endpoints rather than the configured one; only the service's telemetry is sent.
+    for variable in _EXPORTER_SELF_TELEMETRY:
+        os.environ.setdefault(variable, "true")
     from azure.monitor.opentelemetry.exporter import (
         AzureMonitorLogExporter,
         AzureMonitorTraceExporter,
@@ -116,7 +123,9 @@ def configure_telemetry(connection_string: str | None, *, service_name: str) -> 
     exporter_options = {"connection_string": connection_string, "disable_offline_storage": True}
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(
-        BatchSpanProcessor(AzureMonitorTraceExporter(**exporter_options))
+        BatchSpanProcessor(
+            AzureMonitorTraceExporter(tracer_provider=tracer_provider, **exporter_options)
+        )
     )
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(
@@ -125,9 +134,13 @@ def configure_telemetry(connection_string: str | None, *, service_name: str) -> 
     handler = LoggingHandler(level=logging.INFO, logger_provider=logger_provider)
     service_logger = logging.getLogger(SERVICE_LOGGER)
     service_logger.addHandler(handler)
+    # The access log is at INFO; export it whatever level the root logger has.
+    saved_level = service_logger.level
+    service_logger.setLevel(logging.INFO)
 
     def shutdown() -> None:
         service_logger.removeHandler(handler)
+        service_logger.setLevel(saved_level)
         tracer_provider.shutdown()
         logger_provider.shutdown()
 

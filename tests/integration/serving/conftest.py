@@ -39,6 +39,13 @@ class RunningService:
 def run_service(workspace: Path, model_uri: str | None = None, **env: object):
     """Serve the workspace's model on a free loopback port until the block ends."""
     context = build_context(load_env(mlops_workspace=workspace, **env), model_uri)
+    with serve_context(context, workspace) as running:
+        yield running
+
+
+@contextmanager
+def serve_context(context: ServingContext, workspace: Path):
+    """Serve an already built context on a free loopback port until the block ends."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
