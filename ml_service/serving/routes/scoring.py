@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from ml_service.collected_data import ScoredRequest
 from ml_service.errors import PayloadTooLargeError, UnsupportedMediaTypeError
-from ml_service.serving.deps import ContextDep, ScoringKeyDep, ServingContext
+from ml_service.serving.deps import ScoringContextDep, ServingContext
 from ml_service.serving.schemas import (
     ErrorResponse,
     InvocationsResponse,
@@ -107,7 +107,7 @@ def scoring_router(
             responses=_ERRORS,
             openapi_extra=body_spec(schema),
         )
-        async def score(request: Request, context: ContextDep, _: ScoringKeyDep) -> Response:
+        async def score(request: Request, context: ScoringContextDep) -> Response:
             body = await read_json_body(request, context.max_body_bytes)
             batch = scorer(context.model, body, max_rows=context.max_rows)
             return _answer(request, context, batch, key)

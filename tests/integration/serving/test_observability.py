@@ -85,7 +85,7 @@ def test_openapi_documents_named_features_and_responses(service):
     record = formats[1]["properties"]["dataframe_records"]["items"]
     assert list(record["properties"]) == list(FEATURES)
     assert record["additionalProperties"] is False
-    assert "HTTPBearer" in document["components"]["securitySchemes"]
+    assert "ScoringKey" in document["components"]["securitySchemes"]
 
 
 def test_docs_page_is_served(service):
