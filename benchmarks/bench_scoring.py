@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work"
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import FEATURES, MODEL_NAME, register_diabetes_model  # noqa: E402
+from tests.integration.serving.diabetes_model import FEATURES, MODEL_NAME, register_diabetes_model  # noqa: E402
 
 ROW = [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017]
 

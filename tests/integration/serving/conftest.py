@@ -16,6 +16,7 @@ from ml_service.serving.app import create_app
 from ml_service.serving.deps import ServingContext
 from ml_service.serving.server import build_context, uvicorn_config
 from ml_service.util.env_variables import load_env
+from tests.integration.serving.diabetes_model import RegisteredModel, register_diabetes_model
 
 SCORING_KEY = "test-key-7f3a9c2e51b84d06a1e2"
 SAMPLE = {"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]]}
@@ -68,6 +69,12 @@ def serve_context(context: ServingContext, workspace: Path):
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def registered_model(tmp_path_factory: pytest.TempPathFactory) -> RegisteredModel:
+    """A workspace with the diabetes model registered as version 1, alias champion."""
+    return register_diabetes_model(tmp_path_factory.mktemp("workspace"))
 
 
 ServiceFactory = Callable[..., RunningService]

@@ -8,8 +8,8 @@ import socket
 import pytest
 import requests
 
-from tests.conftest import FEATURES
 from tests.integration.serving.conftest import SAMPLE
+from tests.integration.serving.diabetes_model import FEATURES
 
 # A marker that must never come back in an error response.
 MARK = "ZZ_ECHO_MARK_ZZ"

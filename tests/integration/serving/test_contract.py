@@ -8,8 +8,8 @@ import requests
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
-from tests.conftest import FEATURES
 from tests.integration.serving.conftest import SAMPLE
+from tests.integration.serving.diabetes_model import FEATURES
 
 
 @pytest.fixture(scope="module")

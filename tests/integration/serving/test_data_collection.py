@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from ml_service.collected_data import collected_dir, collected_frame, read_collected
-from tests.conftest import FEATURES
 from tests.integration.serving.conftest import SAMPLE, run_service
+from tests.integration.serving.diabetes_model import FEATURES
 
 REQUESTS = 200
 WORKERS = 16

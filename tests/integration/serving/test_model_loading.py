@@ -21,8 +21,8 @@ from ml_service.serving.model import (
     resolve_model_uri,
 )
 from ml_service.util.env_variables import load_env
-from tests.conftest import FEATURES
 from tests.integration.serving.conftest import SAMPLE
+from tests.integration.serving.diabetes_model import FEATURES
 
 
 @pytest.fixture

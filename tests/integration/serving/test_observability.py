@@ -8,8 +8,8 @@ import time
 import requests
 
 from ml_service.serving.telemetry import ACCESS_LOGGER
-from tests.conftest import FEATURES
 from tests.integration.serving.conftest import SAMPLE
+from tests.integration.serving.diabetes_model import FEATURES
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

@@ -1,12 +1,10 @@
-"""Shared fixtures: a diabetes Ridge model registered the way the pipeline registers it."""
+"""A diabetes Ridge model registered the way the pipeline registers it (tests, benchmarks)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 MODEL_NAME = "diabetes_regression_model"
 FEATURES = ("AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6")
@@ -74,9 +72,3 @@ def register_diabetes_model(workspace: Path, aliases: tuple[str, ...] = ("champi
     return RegisteredModel(
         workspace=workspace, name=MODEL_NAME, version=version, local_dir=local_dir
     )
-
-
-@pytest.fixture(scope="session")
-def registered_model(tmp_path_factory: pytest.TempPathFactory) -> RegisteredModel:
-    """A workspace with the diabetes model registered as version 1, alias champion."""
-    return register_diabetes_model(tmp_path_factory.mktemp("workspace"))
