@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ml_service.errors import AuthenticationError, ScoringInputError
@@ -28,8 +29,7 @@ def _json_error(status: int, error_code: str, message: str, **headers: str) -> R
     )
 
 
-async def _bad_input(_: Request, err: Exception) -> Response:
-    assert isinstance(err, ScoringInputError)
+async def _bad_input(_: Request, err: ScoringInputError) -> Response:
     return _json_error(err.status_code, err.error_code, str(err))
 
 
@@ -37,15 +37,13 @@ async def _unauthorized(_: Request, err: Exception) -> Response:
     return _json_error(401, "UNAUTHENTICATED", str(err), **{"WWW-Authenticate": "Bearer"})
 
 
-async def _http_error(_: Request, err: Exception) -> Response:
-    assert isinstance(err, StarletteHTTPException)
+async def _http_error(_: Request, err: StarletteHTTPException) -> Response:
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(err.status_code, "HTTP_ERROR")
     return _json_error(err.status_code, code, str(err.detail), **(err.headers or {}))
 
 
-async def _invalid_request(_: Request, err: Exception) -> Response:
+async def _invalid_request(_: Request, err: RequestValidationError) -> Response:
     # FastAPI's default answer echoes the offending input back; say only where it is.
-    assert isinstance(err, RequestValidationError)
     places = sorted({".".join(str(part) for part in e["loc"]) for e in err.errors()})
     return _json_error(400, "BAD_REQUEST", f"invalid request: {', '.join(places)}")
 
@@ -100,12 +98,12 @@ def create_app(context: ServingContext) -> FastAPI:
     @app.get("/swagger.json", include_in_schema=False)
     async def swagger() -> Response:
         """The OpenAPI document under Azure ML's name for it."""
-        return _json_response(app)
+        return JSONResponse(app.openapi())
 
-    app.add_exception_handler(ScoringInputError, _bad_input)
+    app.add_exception_handler(ScoringInputError, _bad_input)  # type: ignore[arg-type]
     app.add_exception_handler(AuthenticationError, _unauthorized)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_middleware(
         ServiceMiddleware,
         model_name=model.name,
@@ -115,9 +113,3 @@ def create_app(context: ServingContext) -> FastAPI:
         telemetry=context.telemetry,
     )
     return app
-
-
-def _json_response(app: FastAPI) -> Response:
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse(app.openapi())

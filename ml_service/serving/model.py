@@ -146,7 +146,7 @@ def _mlflow_store(store: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
         mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
         for name, value in saved.items():
             if value is None:
@@ -285,6 +285,7 @@ def linear_predict(estimator: Any, n_features: int) -> Callable[[np.ndarray], np
         and isinstance(coef, np.ndarray)
         and coef.ndim == 1
         and coef.shape[0] == n_features
+        and intercept is not None
         and np.ndim(intercept) == 0
     ):
         return None
