@@ -45,7 +45,7 @@ class ScoringInputError(MlopsError):
 
 
 class PayloadTooLargeError(ScoringInputError):
-    """A scoring request's body or row count is over the configured limit."""
+    """A scoring request's body is larger than the configured limit."""
 
     status_code = 413
     error_code = "PAYLOAD_TOO_LARGE"
