@@ -48,10 +48,16 @@ class ReadyResponse(BaseModel):
     model_version: str
 
 
+def _value_schema(name: str) -> dict[str, Any]:
+    return {"type": "number", "title": name, "minimum": -MAX_ABS_VALUE, "maximum": MAX_ABS_VALUE}
+
+
 def _row_schema(features: Sequence[str]) -> dict[str, Any]:
     return {
         "type": "array",
-        "items": {"type": "number", "minimum": -MAX_ABS_VALUE, "maximum": MAX_ABS_VALUE},
+        # One named schema per position (JSON Schema 2020-12, as OpenAPI 3.1 uses).
+        "prefixItems": [_value_schema(name) for name in features],
+        "items": False,
         "minItems": len(features),
         "maxItems": len(features),
         "description": f"One row: the values of {', '.join(features)}, in this order.",
@@ -72,15 +78,7 @@ def _records_schema(features: Sequence[str], max_rows: int) -> dict[str, Any]:
         "type": "array",
         "items": {
             "type": "object",
-            "properties": {
-                name: {
-                    "type": "number",
-                    "title": name,
-                    "minimum": -MAX_ABS_VALUE,
-                    "maximum": MAX_ABS_VALUE,
-                }
-                for name in features
-            },
+            "properties": {name: _value_schema(name) for name in features},
             "required": list(features),
             "additionalProperties": False,
         },

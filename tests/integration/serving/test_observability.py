@@ -70,6 +70,7 @@ def test_openapi_documents_named_features_and_responses(service):
     body = score["requestBody"]["content"]["application/json"]["schema"]
     row = body["properties"]["data"]["items"]
     assert (row["minItems"], row["maxItems"]) == (10, 10)
+    assert [item["title"] for item in row["prefixItems"]] == list(FEATURES)
     assert ", ".join(FEATURES) in row["description"]
     assert body["example"]["data"] and len(body["example"]["data"][0]) == 10
     assert {"200", "400", "401", "413", "415"} <= set(score["responses"])
