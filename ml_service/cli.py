@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ml_service.errors import MlopsError
+from ml_service.serving.server import serve_command
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -48,6 +49,9 @@ def configure_logging(verbose: bool) -> None:
 def cli(verbose: bool) -> None:
     """MLOps on one machine: versioned data, tracked training, a model registry."""
     configure_logging(verbose)
+
+
+cli.add_command(serve_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,3 +31,36 @@ class AlreadyRegisteredError(MlopsError):
 
 class StepFailedError(MlopsError):
     """A pipeline step ended with an error."""
+
+
+class ModelLoadError(MlopsError):
+    """A model URI cannot be resolved or the model it names cannot be served."""
+
+
+class ScoringInputError(MlopsError):
+    """A scoring request is malformed; `status_code` is the HTTP status to answer with."""
+
+    status_code = 400
+    error_code = "BAD_REQUEST"
+
+
+class PayloadTooLargeError(ScoringInputError):
+    """A scoring request's body is larger than the configured limit."""
+
+    status_code = 413
+    error_code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaTypeError(ScoringInputError):
+    """A scoring request's body is not declared as JSON."""
+
+    status_code = 415
+    error_code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class AuthenticationError(MlopsError):
+    """A scoring call has no key or the wrong key."""
+
+
+class CollectedDataError(MlopsError):
+    """A collected-data file holds a record that cannot be read."""

@@ -1,1 +1,1 @@
-"""Scoring: the init()/run() contract used by the scoring service."""
+"""Scoring: the seed's init()/run() contract, shared with the scoring service."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ml_service.errors import SettingsError
@@ -85,6 +85,30 @@ class Env(BaseSettings):
         default="local", min_length=1, description="CI build id; the published pipeline version."
     )
     build_uri: str | None = Field(default=None, description="Link to the CI build.")
+
+    # Scoring service (`mlops serve`).
+    scoring_key: SecretStr | None = Field(
+        default=None,
+        description="Key every scoring call must send as `Authorization: Bearer <key>`; "
+        "setting it (or SCORING_KEY_FILE) turns key auth on.",
+    )
+    scoring_key_file: Path | None = Field(
+        default=None, description="File holding the scoring key (first line), e.g. a secret mount."
+    )
+    scoring_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest request body accepted (413 above)."
+    )
+    scoring_max_rows: int = Field(
+        default=10_000, gt=0, description="Most rows one scoring request may carry."
+    )
+    scoring_collect_data: bool = Field(
+        default=True,
+        description="Append each scored request's inputs and predictions to the datastore.",
+    )
+    applicationinsights_connection_string: SecretStr | None = Field(
+        default=None,
+        description="Send the service's traces and logs to Azure Monitor (Application Insights).",
+    )
 
     # Azure ML workspace, used only by the Azure path.
     workspace_name: str | None = Field(default=None, description="Azure ML workspace.")

@@ -1,0 +1,253 @@
+"""Load benchmark: the scoring service vs `mlflow models serve --env-manager local`.
+
+Same model, same machine, same run: a Ridge model registered in a scratch
+workspace (benchmarks/.work/), both servers started as their own processes on
+loopback, wrk (Debian package `wrk`) as the load generator. Prints a Markdown
+table for benchmarks/README.md.
+
+    python benchmarks/bench_scoring.py [--duration 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "benchmarks" / ".work"
+sys.path.insert(0, str(REPO))
+
+from tests.integration.serving.diabetes_model import FEATURES, MODEL_NAME, register_diabetes_model  # noqa: E402
+
+ROW = [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017]
+
+
+@dataclass
+class Server:
+    """A server under test: its process, base URL and start-up time."""
+
+    name: str
+    process: subprocess.Popen
+    url: str
+    seconds_to_first_answer: float
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server and all its child processes, in MB."""
+        root = psutil.Process(self.process.pid)
+        processes = [root, *root.children(recursive=True)]
+        return sum(p.memory_info().rss for p in processes) / 1e6
+
+    def process_count(self) -> int:
+        """How many processes the server runs."""
+        return 1 + len(psutil.Process(self.process.pid).children(recursive=True))
+
+    def stop(self) -> None:
+        """SIGTERM, then wait (kill after 30 s)."""
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(name: str, command: list[str], env: dict[str, str], url: str, probe: tuple) -> Server:
+    """Start a server and time it until it answers a scoring request (200)."""
+    log = (WORK / f"{name}.log").open("wb")
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    path, body = probe
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited; see {log.name}")
+        try:
+            response = requests.post(f"{url}{path}", json=body, timeout=5)
+            if response.status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if time.perf_counter() - started > 120:
+            raise RuntimeError(f"{name} did not answer in 120 s")
+        time.sleep(0.01)
+    return Server(name, process, url, time.perf_counter() - started)
+
+
+def lua_script(name: str, body: dict) -> Path:
+    path = WORK / f"{name}.lua"
+    path.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [==[{json.dumps(body)}]==]\n"
+    )
+    return path
+
+
+def _seconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def wrk(url: str, script: Path | None, connections: int, duration: int) -> dict[str, float]:
+    """Run wrk; requests/s, p50 and p99 latency (ms), and non-2xx responses."""
+    threads = min(connections, 2)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    result = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
+        "p50_ms": _seconds(re.search(r"\s50%\s+(\S+)", output)[1]) * 1e3,
+        "p99_ms": _seconds(re.search(r"\s99%\s+(\S+)", output)[1]) * 1e3,
+        "errors": 0.0,
+    }
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors: .*", output)
+    if bad:
+        result["errors"] += float(bad[1])
+    if errors:
+        result["errors"] += sum(float(n) for n in re.findall(r"\d+", errors[0]))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="Seconds per wrk run.")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    model = register_diabetes_model(WORK / "workspace")
+    env = {
+        **os.environ,
+        "MLOPS_WORKSPACE": str(model.workspace),
+        "MLFLOW_TRACKING_URI": model.tracking_uri,
+        # MLflow 3.17 refuses to deserialize any model (skops included) without it.
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+        # `mlflow models serve` runs `uvicorn` from PATH.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    split_1 = {"dataframe_split": {"columns": list(FEATURES), "data": [ROW]}}
+    split_1000 = {"dataframe_split": {"columns": list(FEATURES), "data": [ROW] * 1000}}
+    score_1 = {"data": [ROW]}
+    score_1000 = {"data": [ROW] * 1000}
+    scripts = {
+        name: lua_script(name, body)
+        for name, body in {
+            "split_1": split_1,
+            "split_1000": split_1000,
+            "score_1": score_1,
+            "score_1000": score_1000,
+        }.items()
+    }
+    uri = f"models:/{MODEL_NAME}@champion"
+    ours_port, mlflow_port = free_port(), free_port()
+    servers: list[Server] = []
+    rows = []
+    try:
+        ours = start(
+            "scoring-service",
+            [sys.executable, "-m", "ml_service.serving", "--model", uri, "--port", str(ours_port)],
+            env,
+            f"http://127.0.0.1:{ours_port}",
+            ("/score", score_1),
+        )
+        servers.append(ours)
+        mlflow = start(
+            "mlflow-models-serve",
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                uri,
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(mlflow_port),
+            ],
+            env,
+            f"http://127.0.0.1:{mlflow_port}",
+            ("/invocations", split_1),
+        )
+        servers.append(mlflow)
+        for label, connections, ours_path, ours_script, theirs_script in [
+            ("1 row, c=1", 1, "/invocations", "split_1", "split_1"),
+            ("1 row, c=8", 8, "/invocations", "split_1", "split_1"),
+            ("1 row, c=32", 32, "/invocations", "split_1", "split_1"),
+            ("1 row, c=8, Azure /score", 8, "/score", "score_1", "split_1"),
+            ("1000 rows, c=8", 8, "/invocations", "split_1000", "split_1000"),
+            ("1000 rows, c=8, Azure /score", 8, "/score", "score_1000", "split_1000"),
+        ]:
+            theirs = wrk(
+                f"{mlflow.url}/invocations", scripts[theirs_script], connections, args.duration
+            )
+            mine = wrk(f"{ours.url}{ours_path}", scripts[ours_script], connections, args.duration)
+            rows.append((label, mine, theirs))
+        ping = wrk(f"{mlflow.url}/ping", None, 8, args.duration)
+        health = wrk(f"{ours.url}/health", None, 8, args.duration)
+        memory = {s.name: (s.rss_mb(), s.process_count()) for s in (ours, mlflow)}
+    finally:
+        for server in servers:
+            server.stop()
+
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average before: {os.getloadavg()}"
+    )
+    print()
+    print("| scenario | service req/s | p50 ms | p99 ms | mlflow req/s | p50 ms | p99 ms | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, mine, theirs in rows:
+        print(
+            f"| {label} | {mine['rps']:.0f} | {mine['p50_ms']:.2f} | {mine['p99_ms']:.2f} "
+            f"| {theirs['rps']:.0f} | {theirs['p50_ms']:.2f} | {theirs['p99_ms']:.2f} "
+            f"| {mine['rps'] / theirs['rps']:.1f}× |"
+        )
+        if mine["errors"] or theirs["errors"]:
+            print(f"|   errors | {mine['errors']:.0f} | | | {theirs['errors']:.0f} | | | |")
+    print()
+    print(
+        f"| probe, c=8 | service /health {health['rps']:.0f} req/s "
+        f"| mlflow /ping {ping['rps']:.0f} req/s |"
+    )
+    print()
+    print("| | service | mlflow models serve |")
+    print("|---|---:|---:|")
+    print(
+        f"| start to first scored request | {ours.seconds_to_first_answer:.2f} s "
+        f"| {mlflow.seconds_to_first_answer:.2f} s |"
+    )
+    print(
+        f"| resident memory (all processes) | {memory[ours.name][0]:.0f} MB "
+        f"({memory[ours.name][1]} process) | {memory[mlflow.name][0]:.0f} MB "
+        f"({memory[mlflow.name][1]} processes) |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Azure ML's scoring-script contract for the diabetes model: `init()` loads, `run()` scores.
+
+The same parsing, checks and prediction as the scoring service's `/score`
+(`ml_service.serving.scoring`), so a body the service accepts, `run` accepts.
+`input_sample` and `output_sample` document the schema, as in MLOpsPython.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import numpy as np
+
+from ml_service.serving.model import LoadedModel, default_model_uri, load_model, resolve_model_uri
+from ml_service.serving.scoring import score_azure_body
+from ml_service.util.env_variables import load_env
+
+log = logging.getLogger(__name__)
+
+FEATURES = ("AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6")
+input_sample = np.array([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]])
+"""Two rows of the 10 features above (MLOpsPython's sample)."""
+output_sample = np.array([5021.509689995557, 3693.645386402646])
+"""One prediction per row (MLOpsPython's sample; the values depend on the model)."""
+
+MAX_ROWS = 10_000
+
+model: LoadedModel | None = None
+
+
+def init(model_uri: str | None = None) -> None:
+    """Load the model once: `model_uri`, else AZUREML_MODEL_DIR (a model folder), else the default.
+
+    The default is `models:/<MODEL_NAME>@production` if set, else `@champion`.
+
+    Raises:
+        ModelLoadError: the model cannot be found or loaded.
+    """
+    global model
+    env = load_env()
+    uri = model_uri or os.environ.get("AZUREML_MODEL_DIR") or default_model_uri(env)
+    model = load_model(resolve_model_uri(uri, env))
+    log.info("loaded %s version %s", model.name, model.version)
+
+
+def run(raw_data: str | bytes) -> dict[str, Any]:
+    """Score `{"data": [[10 numbers], ...]}` and answer `{"result": [predictions]}`.
+
+    Raises:
+        RuntimeError: `init()` was not called.
+        ScoringInputError: the body is malformed; the message says what is wrong.
+    """
+    if model is None:
+        raise RuntimeError("call init() before run()")
+    body = raw_data.encode() if isinstance(raw_data, str) else raw_data
+    batch = score_azure_body(model, body, max_rows=MAX_ROWS)
+    result = batch.predictions.tolist()
+    log.info(json.dumps({"rows": len(result), "model_version": model.version}))
+    return {"result": result}

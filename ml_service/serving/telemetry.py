@@ -1,0 +1,148 @@
+"""Structured JSON logs and OpenTelemetry traces of the scoring service.
+
+Without APPLICATIONINSIGHTS_CONNECTION_STRING nothing leaves the machine: logs go
+to stderr as JSON lines and no tracer is set up. With it, every request becomes
+an OpenTelemetry server span (child of the caller's W3C `traceparent`) and the
+service's log records are exported too, both to Azure Monitor (Application
+Insights) through its OpenTelemetry exporter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+ACCESS_LOGGER = "ml_service.serving.access"
+SERVICE_LOGGER = "ml_service.serving"
+
+_EXPORTER_SELF_TELEMETRY = (
+    "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL",
+    "APPLICATIONINSIGHTS_SDKSTATS_DISABLED",
+    "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED",
+)
+_TRACEPARENT = re.compile(
+    r"^[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-[0-9a-f]{2}$"
+)
+# Standard LogRecord attributes, and uvicorn's ANSI-coloured copy of its message.
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+
+
+def parse_traceparent(value: str | None) -> str | None:
+    """A W3C traceparent header if well formed (and not all-zero ids), else None."""
+    if not value:
+        return None
+    value = value.strip().lower()
+    match = _TRACEPARENT.match(value)
+    if not match or set(match["trace"]) == {"0"} or set(match["span"]) == {"0"}:
+        return None
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message and the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_json_logging(level: int = logging.INFO) -> None:
+    """Send every log record (uvicorn's included) to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+
+
+@dataclass
+class Telemetry:
+    """The tracer requests are traced with (None: tracing off) and how to flush it at exit."""
+
+    tracer: Any = None
+    shutdown_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def shutdown(self) -> None:
+        """Flush and stop the exporters."""
+        for hook in self.shutdown_hooks:
+            hook()
+        self.shutdown_hooks.clear()
+
+
+def configure_telemetry(connection_string: str | None, *, service_name: str) -> Telemetry:
+    """Export traces and logs to Azure Monitor when a connection string is given.
+
+    Args:
+        connection_string: Application Insights connection string, or None to keep
+            everything local.
+        service_name: the `service.name` resource attribute (shows as the cloud role).
+
+    Returns:
+        The Telemetry to hand to the app; without a connection string, tracing is off.
+    """
+    if not connection_string:
+        return Telemetry()
+    # The exporter's own usage statistics and control-plane calls would go to Microsoft's
+    # endpoints rather than the configured one; only the service's telemetry is sent.
+    for variable in _EXPORTER_SELF_TELEMETRY:
+        os.environ.setdefault(variable, "true")
+    from azure.monitor.opentelemetry.exporter import (
+        AzureMonitorLogExporter,
+        AzureMonitorTraceExporter,
+    )
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({"service.name": service_name})
+    exporter_options = {"connection_string": connection_string, "disable_offline_storage": True}
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(
+            AzureMonitorTraceExporter(tracer_provider=tracer_provider, **exporter_options)
+        )
+    )
+    logger_provider = LoggerProvider(resource=resource)
+    logger_provider.add_log_record_processor(
+        BatchLogRecordProcessor(AzureMonitorLogExporter(**exporter_options))
+    )
+    handler = LoggingHandler(level=logging.INFO, logger_provider=logger_provider)
+    service_logger = logging.getLogger(SERVICE_LOGGER)
+    service_logger.addHandler(handler)
+    # The access log is at INFO; export it whatever level the root logger has.
+    saved_level = service_logger.level
+    service_logger.setLevel(logging.INFO)
+
+    def shutdown() -> None:
+        service_logger.removeHandler(handler)
+        service_logger.setLevel(saved_level)
+        tracer_provider.shutdown()
+        logger_provider.shutdown()
+
+    logging.getLogger(__name__).info("sending traces and logs to Azure Monitor")
+    return Telemetry(tracer=tracer_provider.get_tracer(SERVICE_LOGGER), shutdown_hooks=[shutdown])
