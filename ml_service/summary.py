@@ -53,7 +53,8 @@ def pipeline_run(result: PipelineRunResult, env: Env) -> str:
             f"  model    not registered: not better than champion "
             f"v{evaluation['champion_version']} ({evaluation['reason']})"
         )
-    lines.append(f"Open the MLflow UI: mlflow ui --backend-store-uri {tracking_uri_for(env)}")
+    lines.append(f"Tracking store: {tracking_uri_for(env)}")
+    lines.append("Open it in the MLflow UI: make ui (or mlops ui), then http://127.0.0.1:5000")
     return "\n".join(lines)
 
 

@@ -38,7 +38,8 @@ def test_lifecycle(subprocess_env: dict[str, str], small_subset_csv: Path) -> No
     assert "dataset  diabetes_ds:1" in first.stdout
     assert "mse 3295.7149" in first.stdout
     assert "registered diabetes_regression_model version 1, now @champion" in first.stdout
-    assert "mlflow ui --backend-store-uri sqlite:///" in first.stdout
+    assert "Tracking store: sqlite:///" in first.stdout
+    assert "make ui" in first.stdout
     assert "[1/3] Train model" in first.stderr
 
     # 2. Same data again: nothing registered, the reason given, exit 0.
