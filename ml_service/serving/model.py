@@ -290,7 +290,7 @@ def linear_predict(estimator: Any, n_features: int) -> Callable[[np.ndarray], np
     ):
         return None
     weights = np.ascontiguousarray(coef, dtype=np.float64)
-    bias = float(intercept)  # type: ignore[arg-type]
+    bias = float(intercept)
 
     def predict(matrix: np.ndarray) -> np.ndarray:
         return matrix @ weights + bias
