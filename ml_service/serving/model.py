@@ -209,8 +209,8 @@ def load_model(resolved: ResolvedModel) -> LoadedModel:
 
     scikit-learn models saved with skops are loaded with skops' own allow-list of
     safe types only (never the list stored in the model, which a crafted model
-    could extend). Other flavors load through `mlflow.pyfunc`, which requires
-    MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true just as `mlflow models serve` does.
+    could extend). Other flavors load through `mlflow.pyfunc`, which obeys MLflow's
+    MLFLOW_ALLOW_PICKLE_DESERIALIZATION (on unless set to false), as `mlflow models serve` does.
 
     Raises:
         ModelLoadError: the model files are missing or the model cannot be loaded safely.
