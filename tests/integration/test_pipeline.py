@@ -147,3 +147,24 @@ def test_isolated_steps_run_as_subprocesses(workspace: Path) -> None:
 def test_isolated_step_failure_reports_the_step_error(workspace: Path) -> None:
     with pytest.raises(StepFailedError, match="column 'S6': column is missing"):
         _run("--data_file_path", str(BAD_EXAMPLES / "missing_column.csv"), "--isolate_steps")
+
+
+def test_reused_training_on_a_reordered_file_is_scored_against_another_champion(
+    workspace: Path, tmp_path: Path, small_subset_csv: Path, diabetes_frame
+) -> None:  # type: ignore[no-untyped-def]
+    reordered = tmp_path / "reordered.csv"
+    diabetes_frame[list(reversed(diabetes_frame.columns))].head(200).to_csv(reordered, index=False)
+    assert _run("--data_file_path", str(reordered)).status == COMPLETED
+    # A champion from other data, then the first data again: its training is
+    # reused, and Evaluate scores it (columns in the file's order) against v2.
+    _run("--data_file_path", str(DIABETES_CSV))
+    client = _client()
+    champion = lineage(client, MODEL)
+    again = _run("--data_file_path", str(reordered))
+    assert again.status in (COMPLETED, CANCELLED)
+    evaluate_child = next(
+        r for r in _runs(client)
+        if r.data.tags.get("mlflow.parentRunId") == again.run_id and r.info.run_name == "Evaluate"
+    )  # fmt: skip
+    assert "champion_mse" in evaluate_child.data.metrics
+    assert champion.version == "2"
