@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+# apt-get needs root; anyone else is asked through sudo.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test lint format unit benchmark clean docs notebooks ui browser screenshots
 
 help: ## list the targets
-	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,9 +48,9 @@ ui: $(STAMP) ## open the MLflow UI on the workspace at http://127.0.0.1:5000
 notebooks: $(STAMP) ## execute every notebook in experimentation/ (logs to the workspace)
 	$(BIN)/python -m ml_service.notebooks run
 
-browser: ## install Debian's Chromium for the UI browser test, if missing (as root)
-	@test -x $(CHROMIUM) || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+browser: ## install Debian's Chromium for the UI browser test, if missing (root or sudo)
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) missing: install Debian's chromium" >&2; exit 1; }
 
 screenshots: $(STAMP) browser ## refresh the MLflow UI screenshots in docs/images (browser test)
