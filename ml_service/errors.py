@@ -31,3 +31,15 @@ class AlreadyRegisteredError(MlopsError):
 
 class StepFailedError(MlopsError):
     """A pipeline step ended with an error."""
+
+
+class DatabaseUnreachableError(MlopsError):
+    """A database (registry or tracking backend) cannot be reached or refuses the login."""
+
+
+class TrackingUnavailableError(MlopsError):
+    """The MLflow tracking server did not answer within the retry bound."""
+
+
+class TeamSettingsError(MlopsError):
+    """A tracking server lacks the team settings `mlops server start` records."""
