@@ -11,6 +11,7 @@ from ml_service.pipelines.local_orchestrator import PipelineRunResult
 from ml_service.steps import EVALUATION_OUTPUT, REGISTRATION_OUTPUT, TRAIN_OUTPUT
 from ml_service.tracking import tracking_uri_for
 from ml_service.util.env_variables import Env
+from ml_service.util.uris import is_http, mask_password
 
 
 def _read(folder: Path | None, name: str) -> dict | None:  # type: ignore[type-arg]
@@ -41,17 +42,28 @@ def pipeline_run(result: PipelineRunResult, env: Env) -> str:
             lines.append(
                 f"  training reused run {train['model_run_id']} (same data, parameters, code)"
             )
-    if registration:
+    if registration and registration.get("version") is None:
+        lines.append(
+            f"  model    not registered: no longer better than the champion "
+            f"({registration.get('reason', '')})"
+        )
+    elif registration:
+        alias = registration.get("alias")
         lines.append(
             f"  model    registered {registration['model_name']} version "
-            f"{registration['version']}, now @{registration['alias']}"
+            f"{registration['version']}, "
+            + (f"now @{alias}" if alias else "@champion stays (not better)")
         )
     elif evaluation and evaluation["outcome"] == "cancelled":
         lines.append(
             f"  model    not registered: not better than champion "
             f"v{evaluation['champion_version']} ({evaluation['reason']})"
         )
-    lines.append(f"Open the MLflow UI: mlflow ui --backend-store-uri {tracking_uri_for(env)}")
+    uri = tracking_uri_for(env)
+    if is_http(uri):
+        lines.append(f"Open the MLflow UI: {uri}")
+    else:
+        lines.append(f"Open the MLflow UI: mlflow ui --backend-store-uri {mask_password(uri)}")
     return "\n".join(lines)
 
 

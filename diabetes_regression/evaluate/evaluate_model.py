@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         challenger_value = get_model_metrics(challenger, X_test, y_test)[rule.metric]
         champion_value = None
         if champion_version is not None:
-            champion = mlflow.sklearn.load_model(f"models:/{args.model_name}@{CHAMPION}")
+            # By version: the alias may move while we score (Register re-checks).
+            champion = mlflow.sklearn.load_model(
+                f"models:/{args.model_name}/{champion_version.version}"
+            )
             champion_value = get_model_metrics(champion, X_test, y_test)[rule.metric]
             mlflow.log_metric(f"champion_{rule.metric}", champion_value)
         mlflow.log_metric(f"challenger_{rule.metric}", challenger_value)
