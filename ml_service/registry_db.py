@@ -1,4 +1,4 @@
-"""The project's own database: dataset versions, published pipelines, model locks.
+"""The project's own database: dataset versions, published pipelines, named locks.
 
 MLflow keeps runs and models; this keeps what MLflow has no place for. It is a
 SQLite file in the workspace by default, or any SQLAlchemy URL (MLOPS_REGISTRY_URI);
@@ -81,10 +81,10 @@ published_pipelines = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-model_locks = Table(
-    "mlops_model_locks",
+locks = Table(
+    "mlops_locks",
     metadata,
-    Column("model_name", String(255), primary_key=True),
+    Column("name", String(512), primary_key=True),
     Column("holder", Text, nullable=False),
     Column("locked_at", DateTime(timezone=True), nullable=False),
 )
@@ -194,37 +194,36 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def model_lock(engine: Engine, model_name: str) -> Iterator[None]:
-    """Hold the lock row of `model_name` until the block ends; other holders wait.
+def lock_row(connection: Connection, name: str) -> None:
+    """Take the lock row `name` for the rest of `connection`'s transaction; others wait.
 
-    The row is updated inside a transaction kept open for the block: PostgreSQL
-    holds the row lock, SQLite the database write lock, until commit. A process
-    that dies releases it with its connection.
+    PostgreSQL holds the updated row's lock, SQLite the database write lock,
+    until commit or rollback. A process that dies releases it with its connection.
     """
     holder = f"{socket.gethostname()}:{os.getpid()}"
     now = datetime.now(UTC)
-    with engine.begin() as connection:
-        if engine.dialect.name in ("postgresql", "sqlite"):
-            dialect_insert = (
-                postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-            )
-            connection.execute(
-                dialect_insert(model_locks)
-                .values(model_name=model_name, holder=holder, locked_at=now)
-                .on_conflict_do_nothing()
-            )
-        elif not connection.execute(
-            update(model_locks).where(model_locks.c.model_name == model_name).values(holder=holder)
-        ).rowcount:
-            connection.execute(
-                insert(model_locks).values(model_name=model_name, holder=holder, locked_at=now)
-            )
+    dialect = connection.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         connection.execute(
-            update(model_locks)
-            .where(model_locks.c.model_name == model_name)
-            .values(holder=holder, locked_at=now)
+            dialect_insert(locks)
+            .values(name=name, holder=holder, locked_at=now)
+            .on_conflict_do_nothing()
         )
+    elif not connection.execute(
+        update(locks).where(locks.c.name == name).values(holder=holder)
+    ).rowcount:
+        connection.execute(insert(locks).values(name=name, holder=holder, locked_at=now))
+    connection.execute(
+        update(locks).where(locks.c.name == name).values(holder=holder, locked_at=now)
+    )
+
+
+@contextlib.contextmanager
+def model_lock(engine: Engine, model_name: str) -> Iterator[None]:
+    """Hold the lock of registered model `model_name` until the block ends."""
+    with engine.begin() as connection:
+        lock_row(connection, f"model:{model_name}")
         yield
 
 

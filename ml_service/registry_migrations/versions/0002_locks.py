@@ -1,12 +1,13 @@
-"""One lock row per registered model, serialising champion changes across processes.
+"""Named lock rows, serialising champion changes and pipeline publishing across processes.
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27
 
-The Register step holds the row (UPDATE inside its transaction) while it
+The Register step holds `model:NAME` (UPDATE inside its transaction) while it
 re-checks the challenger against the current @champion and registers, so two
-pipeline runs cannot both promote from the same old champion.
+pipeline runs cannot both promote from the same old champion; publishing holds
+`pipeline:NAME:VERSION`, so two builds cannot both publish an active pipeline.
 """
 
 import sqlalchemy as sa
@@ -20,12 +21,12 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "mlops_model_locks",
-        sa.Column("model_name", sa.String(255), primary_key=True),
+        "mlops_locks",
+        sa.Column("name", sa.String(512), primary_key=True),
         sa.Column("holder", sa.Text, nullable=False),
         sa.Column("locked_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("mlops_model_locks")
+    op.drop_table("mlops_locks")

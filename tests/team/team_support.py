@@ -1,0 +1,192 @@
+"""Helpers and fixtures of the team-mode tests: a fresh PostgreSQL database and an MLflow server.
+
+
+PostgreSQL runs on 127.0.0.1:5432 with trust auth (as on the developers'
+machines and in CI). Every test gets its own database, dropped afterwards, and
+its own `mlops server start` on a free loopback port, stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+
+PG_ADMIN = os.environ.get("MLOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REPO = Path(__file__).resolve().parents[2]
+MLOPS = str(Path(sys.executable).with_name("mlops"))
+DIABETES_CSV = REPO / "data" / "diabetes.csv"
+# A password the server is given but trust auth never checks: it must appear nowhere.
+SECRET = "S3cret-Do-Not-Leak-7f2c"
+
+
+def _admin() -> psycopg.Connection:
+    return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+
+
+def pg_url(database: str, password: str | None = None) -> str:
+    """URL of a database on the test server (user from PG_ADMIN)."""
+    user = psycopg.conninfo.conninfo_to_dict(PG_ADMIN).get("user", "postgres")
+    auth = f"{user}:{password}" if password else user
+    return f"postgresql://{auth}@127.0.0.1:5432/{database}"
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A new, empty database; its name. Dropped (connections forced out) afterwards."""
+    name = f"mlops_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with _admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as err:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN} is not reachable: {err}")
+    try:
+        yield name
+    finally:
+        with _admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def base_env(workspace: Path, **extra: str) -> dict[str, str]:
+    """The environment of an `mlops` process: a private workspace, nothing inherited."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLOPS_", "MLFLOW_")) and k not in ("DATASET_VERSION", "MODEL_NAME")
+    }
+    env["MLOPS_WORKSPACE"] = str(workspace)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    """An `mlops server start` process group on a loopback port."""
+
+    backend_uri: str
+    artifacts: Path
+    port: int
+    log: Path
+    workdir: Path
+    process: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> None:
+        log = self.log.with_name(f"{self.log.stem}-{len(self.logs)}.log")
+        self.logs.append(log)
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    MLOPS,
+                    "server",
+                    "start",
+                    "--artifacts-destination",
+                    str(self.artifacts),
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    "2",
+                ],  # fmt: skip
+                env=base_env(self.workdir, MLFLOW_BACKEND_STORE_URI=self.backend_uri),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise AssertionError(f"server did not answer in {timeout} s: {log.read_text()}")
+
+    def stop(self) -> None:
+        """Stop the whole process group (mlflow server and its uvicorn workers)."""
+        if self.process is None:
+            return
+        group = self.process.pid
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(group, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+            # The group may outlive its leader for a moment (workers exiting).
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(group, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                continue
+            break
+        self.process = None
+
+    def output(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+
+@pytest.fixture
+def mlflow_server(pg_database: str, tmp_path: Path) -> Iterator[Server]:
+    """`mlops server start` on a fresh database, its password set to SECRET (unchecked)."""
+    server = Server(
+        backend_uri=pg_url(pg_database, SECRET),
+        artifacts=tmp_path / "artifacts",
+        port=free_port(),
+        log=tmp_path / "server.log",
+        workdir=tmp_path / "server-ws",
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def mlops(
+    args: list[str], env: dict[str, str], timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """Run the `mlops` command to completion."""
+    return subprocess.run(
+        [MLOPS, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def spawn_mlops(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start the `mlops` command in the background, its output to `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [MLOPS, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
