@@ -109,7 +109,7 @@ class Server:
                     str(self.port),
                     "--workers",
                     "2",
-                ],  # fmt: skip
+                ],
                 env=base_env(self.workdir, MLFLOW_BACKEND_STORE_URI=self.backend_uri),
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy import create_engine, inspect, text
-
 from team_support import DIABETES_CSV, SECRET, Server, base_env, mlops, pg_url
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
@@ -104,7 +103,7 @@ def test_server_refuses_a_backend_that_is_not_a_shared_database(tmp_path: Path) 
             f"sqlite:///{tmp_path}/x.db",
             "--artifacts-destination",
             str(tmp_path),
-        ],  # fmt: skip
+        ],
         base_env(tmp_path / "ws"),
         timeout=60,
     )
