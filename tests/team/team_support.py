@@ -8,6 +8,7 @@ its own `mlops server start` on a free loopback port, stopped afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,13 +43,14 @@ def pg_url(database: str, password: str | None = None) -> str:
     return f"postgresql://{auth}@127.0.0.1:5432/{database}"
 
 
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A new, empty database; its name. Dropped (connections forced out) afterwards."""
+@contextlib.contextmanager
+def new_database(template: str | None = None) -> Iterator[str]:
+    """Create a uniquely named database (a copy of `template`, if given); drop it after."""
     name = f"mlops_test_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
     try:
         with _admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"{clause}')
     except psycopg.OperationalError as err:
         pytest.fail(f"PostgreSQL at {PG_ADMIN} is not reachable: {err}")
     try:
@@ -56,6 +58,37 @@ def pg_database() -> Iterator[str]:
     finally:
         with _admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A new, empty database; its name. Dropped (connections forced out) afterwards."""
+    with new_database() as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database with MLflow's and the project's schema, copied by each server test.
+
+    Creating MLflow's schema takes seconds; copying a template takes milliseconds.
+    """
+    from ml_service.registry_db import engine_for
+    from ml_service.team import record_settings
+
+    with new_database() as name:
+        url = pg_url(name)
+        record_settings(url, str(tmp_path_factory.mktemp("template-datastore")))
+        engine_for(url).dispose()
+        engine_for.cache_clear()
+        yield name
+
+
+@pytest.fixture
+def server_database(pg_template: str) -> Iterator[str]:
+    """A new database with the schemas in place (a copy of the template); dropped after."""
+    with new_database(template=pg_template) as name:
+        yield name
 
 
 def free_port() -> int:
@@ -159,10 +192,10 @@ class Server:
 
 
 @pytest.fixture
-def mlflow_server(pg_database: str, tmp_path: Path) -> Iterator[Server]:
+def mlflow_server(server_database: str, tmp_path: Path) -> Iterator[Server]:
     """`mlops server start` on a fresh database, its password set to SECRET (unchecked)."""
     server = Server(
-        backend_uri=pg_url(pg_database, SECRET),
+        backend_uri=pg_url(server_database, SECRET),
         artifacts=tmp_path / "artifacts",
         port=free_port(),
         log=tmp_path / "server.log",

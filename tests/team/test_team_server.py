@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.team, pytest.mark.slow]
 
 
 def test_teammates_share_runs_models_datasets_and_pipelines_and_no_secret_leaks(
-    mlflow_server: Server, pg_database: str, tmp_path: Path
+    mlflow_server: Server, server_database: str, tmp_path: Path
 ) -> None:
     alice = base_env(tmp_path / "alice", MLFLOW_TRACKING_URI=mlflow_server.url)
     bob = base_env(tmp_path / "bob", MLFLOW_TRACKING_URI=mlflow_server.url)
@@ -40,7 +40,7 @@ def test_teammates_share_runs_models_datasets_and_pipelines_and_no_secret_leaks(
     assert "not better than champion v1" in again.stdout
 
     # The project's tables live in the server's database, beside MLflow's.
-    engine = create_engine(pg_url(pg_database))
+    engine = create_engine(pg_url(server_database))
     tables = set(inspect(engine).get_table_names())
     assert {"mlops_dataset_versions", "mlops_published_pipelines", "mlops_locks"} <= tables
     assert {"alembic_version", "mlops_alembic_version", "runs", "model_versions"} <= tables
@@ -62,7 +62,7 @@ def test_teammates_share_runs_models_datasets_and_pipelines_and_no_secret_leaks(
             recorded.append(json.dumps(found.data.params) + json.dumps(found.data.tags))
     for version in client.search_model_versions("name = 'diabetes_regression_model'"):
         recorded.append(json.dumps(version.tags) + str(version.source))
-    with create_engine(pg_url(pg_database)).connect() as connection:
+    with create_engine(pg_url(server_database)).connect() as connection:
         for table in ("mlops_dataset_versions", "mlops_published_pipelines", "mlops_locks"):
             recorded.append(str(connection.execute(text(f"select * from {table}")).all()))
     texts = [run.stdout, run.stderr, again.stdout, again.stderr, mlflow_server.output(), *recorded]
@@ -72,6 +72,18 @@ def test_teammates_share_runs_models_datasets_and_pipelines_and_no_secret_leaks(
     assert mlflow_server.process is not None
     cmdline = Path(f"/proc/{mlflow_server.process.pid}/cmdline").read_bytes()
     assert SECRET.encode() not in cmdline
+
+    # A server without the team record (as plain `mlflow server` starts one) is
+    # named in one line that says what to do.
+    settings = client.get_experiment_by_name("mlops-team-settings")
+    client.delete_experiment_tag(settings.experiment_id, "mlops.registry_uri")
+    listed = mlops(
+        ["data", "list"], base_env(tmp_path / "carol", MLFLOW_TRACKING_URI=mlflow_server.url)
+    )
+    assert listed.returncode == 1
+    assert listed.stderr.count("\n") == 1
+    assert "has no team registry recorded" in listed.stderr
+    assert "MLOPS_REGISTRY_URI" in listed.stderr
 
 
 def test_unreachable_database_is_one_line_naming_the_masked_uri(tmp_path: Path) -> None:
@@ -109,21 +121,3 @@ def test_server_refuses_a_backend_that_is_not_a_shared_database(tmp_path: Path) 
     )
     assert started.returncode == 1
     assert "is not a database URL a team can share" in started.stderr
-
-
-def test_a_tracking_server_without_team_record_says_how_to_fix_it(
-    mlflow_server: Server, tmp_path: Path
-) -> None:
-    env = base_env(
-        tmp_path / "ws",
-        MLFLOW_TRACKING_URI=mlflow_server.url,
-        EXPERIMENT_NAME="x",
-    )
-    client = MlflowClient(tracking_uri=mlflow_server.url)
-    # As on a server started with plain `mlflow server`: no team record.
-    settings = client.get_experiment_by_name("mlops-team-settings")
-    client.delete_experiment_tag(settings.experiment_id, "mlops.registry_uri")
-    listed = mlops(["data", "list"], env)
-    assert listed.returncode == 1
-    assert "has no team registry recorded" in listed.stderr
-    assert "MLOPS_REGISTRY_URI" in listed.stderr
