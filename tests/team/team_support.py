@@ -91,6 +91,13 @@ def server_database(pg_template: str) -> Iterator[str]:
         yield name
 
 
+# MLOpsPython settings a developer may have exported; the tests use the defaults.
+_SETTINGS = (
+    "EXPERIMENT_NAME", "MODEL_NAME", "DATASET_NAME", "DATASET_VERSION",
+    "TRAINING_PIPELINE_NAME", "RUN_EVALUATION", "ALLOW_RUN_CANCEL", "BUILD_BUILDID", "BUILD_URI",
+)  # fmt: skip
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now."""
     with socket.socket() as probe:
@@ -103,7 +110,7 @@ def base_env(workspace: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("MLOPS_", "MLFLOW_")) and k not in ("DATASET_VERSION", "MODEL_NAME")
+        if not k.startswith(("MLOPS_", "MLFLOW_")) and k not in _SETTINGS
     }
     env["MLOPS_WORKSPACE"] = str(workspace)
     env["PYTHONUNBUFFERED"] = "1"

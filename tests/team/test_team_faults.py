@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
-from team_support import DIABETES_CSV, Server, base_env, mlops, spawn_mlops
 
 from diabetes_regression.parameters import load_parameters
 from diabetes_regression.training.train import split_data
+from tests.team.team_support import DIABETES_CSV, Server, base_env, mlops, spawn_mlops
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
 

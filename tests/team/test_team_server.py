@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy import create_engine, inspect, text
-from team_support import DIABETES_CSV, SECRET, Server, base_env, mlops, pg_url
+
+from tests.team.team_support import DIABETES_CSV, SECRET, Server, base_env, mlops, pg_url
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
 

@@ -7,7 +7,6 @@ import socket
 from pathlib import Path
 from types import SimpleNamespace
 
-import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -157,4 +156,3 @@ def test_register_rechecks_against_the_champion_of_the_moment(tmp_path: Path) ->
         model_registry.register_challenger(
             client, "m", f"runs:/{run_id}/model", run_id, {}, lambda _c: (True, "")
         )
-    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
