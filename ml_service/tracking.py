@@ -97,17 +97,18 @@ def is_unreachable(err: BaseException) -> bool:
     """Whether an error (or its cause) is a tracking server that did not answer.
 
     MLflow reports a request that ran out of retries as an MlflowException
-    wrapping urllib3's "Max retries exceeded" / a connection or read timeout.
+    "API request to URL failed with exception ...: Max retries exceeded ..." (or
+    a timeout); `requests` raises ConnectionError/Timeout beneath it. Other
+    connection errors (the registry database, say) are not this.
     """
+    import requests
+
     seen: BaseException | None = err
     while seen is not None:
+        if isinstance(seen, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+            return True
         text = str(seen)
-        if (
-            "Max retries exceeded" in text
-            or "Connection refused" in text
-            or "Read timed out" in text
-            or type(seen).__name__ in ("ConnectionError", "ConnectTimeout", "ReadTimeout")
-        ):
+        if "API request to " in text and ("Max retries exceeded" in text or "timed out" in text):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -95,6 +95,8 @@ def test_an_unanswered_request_becomes_one_clear_error() -> None:
     with pytest.raises(TrackingUnavailableError, match=r"http://h:1 did not answer after \d+"):
         tracking.tracking_call("http://h:1", call)
     assert not tracking.is_unreachable(MlflowException("RESOURCE_DOES_NOT_EXIST"))
+    database_down = "cannot reach the registry database postgresql://u@h/d: Connection refused"
+    assert not tracking.is_unreachable(RuntimeError(database_down))
 
     def other() -> None:
         raise MlflowException("bad parameter")
