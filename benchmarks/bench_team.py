@@ -88,11 +88,15 @@ def time_call(call, repeat: int = 30) -> float:  # type: ignore[no-untyped-def]
 
 def seed(db_url: str, runs: int, versions: int) -> None:
     """Add `runs` finished runs and `versions` model versions shaped like the pipeline's."""
+    import mlflow
     from mlflow.entities import Metric, Param, RunStatus, RunTag
     from mlflow.entities.model_registry import ModelVersionTag
     from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
 
+    # MLflow's registry store resolves `models:/m-...` sources through the
+    # global tracking URI.
+    mlflow.set_tracking_uri(db_url)
     tracking = TrackingStore(db_url, "mlflow-artifacts:/")
     registry = RegistryStore(db_url)
     experiment_id = tracking.get_experiment_by_name(EXPERIMENT).experiment_id
