@@ -181,6 +181,54 @@ def registry_timings(tracking_uri: str) -> dict[str, float]:
     }
 
 
+def database_timings(db_url: str) -> dict[str, float]:
+    """The same questions asked of the database directly (MLflow's SQL stores, no HTTP)."""
+    from mlflow.entities import ViewType
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    tracking = TrackingStore(db_url, "mlflow-artifacts:/")
+    registry = RegistryStore(db_url)
+    experiment_id = tracking.get_experiment_by_name(EXPERIMENT).experiment_id
+    host = socket.gethostname()
+    timings = {
+        "current champion, ms": time_call(
+            lambda: registry.get_model_version_by_alias(MODEL, "champion")
+        ),
+        "list versions, newest 100, ms": time_call(
+            lambda: registry.search_model_versions(
+                f"name = '{MODEL}'", max_results=100, order_by=["version_number DESC"]
+            )
+        ),
+        "list versions, all, ms": time_call(
+            lambda: registry.search_model_versions(f"name = '{MODEL}'", max_results=10000),
+            repeat=5,
+        ),
+        "stale-run sweep query, ms": time_call(
+            lambda: tracking.search_runs(
+                [experiment_id],
+                f"attributes.status = 'RUNNING' and tags.`mlops.host` = '{host}'",
+                ViewType.ACTIVE_ONLY,
+                1000,
+                None,
+                None,
+            ),
+            repeat=10,
+        ),
+    }
+    tracking.engine.dispose()
+    registry.engine.dispose()
+    return timings
+
+
+def http_floor(tracking_uri: str) -> float:
+    """Median ms of GET /health: what any request to this server costs at least."""
+    import requests
+
+    session = requests.Session()
+    return time_call(lambda: session.get(f"{tracking_uri}/health", timeout=10))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -227,9 +275,12 @@ def main() -> None:
         server_env = clean_env(WORK / "client", MLFLOW_TRACKING_URI=tracking_uri)
         server_runs = [timed_run(server_env) for _ in range(args.repeat + 1)]
         small = registry_timings(tracking_uri)
+        small_db = database_timings(db_url)
+        floor = http_floor(tracking_uri)
 
         seed(db_url, args.runs, args.versions)
         large = registry_timings(tracking_uri)
+        large_db = database_timings(db_url)
         large_runs = [timed_run(server_env) for _ in range(args.repeat)]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -256,6 +307,11 @@ def main() -> None:
     results[f"registry, +{args.runs} runs / +{args.versions} versions"] = {
         k: round(v, 2) for k, v in large.items()
     }
+    results["database directly, empty store"] = {k: round(v, 2) for k, v in small_db.items()}
+    results[f"database directly, +{args.runs} runs / +{args.versions} versions"] = {
+        k: round(v, 2) for k, v in large_db.items()
+    }
+    results["HTTP floor: GET /health, ms"] = round(floor, 2)
     print(json.dumps(results, indent=2))
 
 
