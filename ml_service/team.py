@@ -75,8 +75,11 @@ def server_settings(tracking_uri: str) -> TeamSettings:
 
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = tracking_call(tracking_uri, client.get_experiment_by_name, TEAM_EXPERIMENT)
-    live = experiment is not None and experiment.lifecycle_stage == "active"
-    tags = dict(experiment.tags) if live else {}
+    tags = (
+        dict(experiment.tags)
+        if experiment is not None and experiment.lifecycle_stage == "active"
+        else {}
+    )
     if TAG_REGISTRY_URI not in tags or TAG_DATASTORE_URI not in tags:
         raise TeamSettingsError(
             f"the tracking server {tracking_uri} has no team registry recorded: start it with "
