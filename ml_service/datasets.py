@@ -34,6 +34,7 @@ from ml_service.data_validation import (
 from ml_service.errors import DatasetNotFoundError, MlopsError
 from ml_service.registry_db import dataset_versions, registry_engine
 from ml_service.util.env_variables import Env
+from ml_service.util.uris import is_http
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,16 @@ def file_digest(path: Path) -> str:
 
 
 def datastore_uri_for(env: Env) -> str:
-    """The datastore: MLOPS_DATASTORE_URI, else `datastore/` in the workspace."""
-    return env.mlops_datastore_uri or str(env.workspace / "datastore")
+    """The datastore: MLOPS_DATASTORE_URI, else the one a tracking server recorded
+    (`mlops server start`) when MLFLOW_TRACKING_URI is http(s), else `datastore/`
+    in the workspace."""
+    if env.mlops_datastore_uri:
+        return env.mlops_datastore_uri
+    if is_http(env.mlflow_tracking_uri):
+        from ml_service.team import server_settings
+
+        return server_settings(env.mlflow_tracking_uri).datastore_uri
+    return str(env.workspace / "datastore")
 
 
 class DatasetRegistry:

@@ -64,3 +64,15 @@ class AuthenticationError(MlopsError):
 
 class CollectedDataError(MlopsError):
     """A collected-data file holds a record that cannot be read."""
+
+
+class DatabaseUnreachableError(MlopsError):
+    """A database (registry or tracking backend) cannot be reached or refuses the login."""
+
+
+class TrackingUnavailableError(MlopsError):
+    """The MLflow tracking server did not answer within the retry bound."""
+
+
+class TeamSettingsError(MlopsError):
+    """A tracking server lacks the team settings `mlops server start` records."""

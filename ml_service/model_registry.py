@@ -6,6 +6,8 @@ best model is the version behind the alias `champion`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from mlflow.entities.model_registry import ModelVersion
@@ -60,12 +62,80 @@ def register_version(
     Raises:
         AlreadyRegisteredError: the run's model is already a version of `name`.
     """
-    existing = versions_of_run(client, name, run_id)
-    if existing:
-        raise AlreadyRegisteredError(
-            f"the model of run {run_id} is already registered as {name} version "
-            f"{existing[0].version}; a run gives at most one model version"
+    registration = register_challenger(
+        client, name, model_uri, run_id, tags, judge=lambda _champion: (True, ""), alias=alias
+    )
+    assert registration.version is not None  # a challenger judged better is always registered
+    return registration.version
+
+
+# A judge looks at the current champion (None: there is none) and says whether
+# the challenger beats it, and why.
+Judge = Callable[[ModelVersion | None], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What `register_challenger` did."""
+
+    version: ModelVersion | None  # None: not registered (it lost and was not to be kept)
+    promoted: bool  # whether the alias moved to it
+    reason: str
+
+
+def register_challenger(
+    client: MlflowClient,
+    name: str,
+    model_uri: str,
+    run_id: str,
+    tags: dict[str, str],
+    judge: Judge,
+    lock: AbstractContextManager[object] | None = None,
+    keep_if_not_better: bool = True,
+    alias: str = CHAMPION,
+) -> Registration:
+    """Judge the challenger against the current `alias` holder and register it, atomically.
+
+    Under `lock` (held by every registration of `name`), the champion is read
+    afresh, the challenger judged against it, the version created and the alias
+    moved only when the challenger is better. So of two challengers that both
+    beat an old champion, the second is compared with the first, not with the
+    old one; and a run can never get two versions, even when retried at once.
+
+    Args:
+        keep_if_not_better: register a challenger that is not better (the alias
+            stays); when False it is not registered at all.
+
+    Raises:
+        AlreadyRegisteredError: the run's model is already a version of `name`.
+    """
+    with lock if lock is not None else nullcontext():
+        existing = versions_of_run(client, name, run_id)
+        if existing:
+            raise AlreadyRegisteredError(
+                f"the model of run {run_id} is already registered as {name} version "
+                f"{existing[0].version}; a run gives at most one model version"
+            )
+        better, reason = judge(get_alias(client, name, alias))
+        if not better and not keep_if_not_better:
+            return Registration(version=None, promoted=False, reason=reason)
+        _ensure_registered_model(client, name)
+        model_id = (
+            model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
         )
+        version = client.create_model_version(
+            name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
+        )
+        if better:
+            client.set_registered_model_alias(name, alias, version.version)
+        return Registration(
+            version=client.get_model_version(name, version.version),
+            promoted=better,
+            reason=reason,
+        )
+
+
+def _ensure_registered_model(client: MlflowClient, name: str) -> None:
     try:
         client.get_registered_model(name)
     except MlflowException as err:
@@ -76,9 +146,6 @@ def register_version(
         except MlflowException as create_err:
             if create_err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-    version = client.create_model_version(name, source=model_uri, run_id=run_id, tags=tags)
-    client.set_registered_model_alias(name, alias, version.version)
-    return client.get_model_version(name, version.version)
 
 
 def resolve(client: MlflowClient, ref: str) -> ModelVersion:

@@ -13,6 +13,7 @@ from ml_service.pipelines.local_orchestrator import PipelineRunResult
 from ml_service.steps import EVALUATION_OUTPUT, REGISTRATION_OUTPUT, TRAIN_OUTPUT
 from ml_service.tracking import tracking_uri_for
 from ml_service.util.env_variables import Env
+from ml_service.util.uris import is_http, mask_password
 
 
 def _read(folder: Path | None, name: str) -> dict[str, Any] | None:
@@ -43,18 +44,29 @@ def pipeline_run(result: PipelineRunResult, env: Env) -> str:
             lines.append(
                 f"  training reused run {train['model_run_id']} (same data, parameters, code)"
             )
-    if registration:
+    if registration and registration.get("version") is None:
+        lines.append(
+            f"  model    not registered: no longer better than the champion "
+            f"({registration.get('reason', '')})"
+        )
+    elif registration:
+        alias = registration.get("alias")
         lines.append(
             f"  model    registered {registration['model_name']} version "
-            f"{registration['version']}, now @{registration['alias']}"
+            f"{registration['version']}, "
+            + (f"now @{alias}" if alias else "@champion stays (not better)")
         )
     elif evaluation and evaluation["outcome"] == "cancelled":
         lines.append(
             f"  model    not registered: not better than champion "
             f"v{evaluation['champion_version']} ({evaluation['reason']})"
         )
-    lines.append(f"Tracking store: {tracking_uri_for(env)}")
-    lines.append("Open it in the MLflow UI: make ui (or mlops ui), then http://127.0.0.1:5000")
+    uri = tracking_uri_for(env)
+    if is_http(uri):
+        lines.append(f"Open the MLflow UI: {uri}")
+    else:
+        lines.append(f"Tracking store: {mask_password(uri)}")
+        lines.append("Open it in the MLflow UI: make ui (or mlops ui), then http://127.0.0.1:5000")
     return "\n".join(lines)
 
 

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             challenger_value = get_model_metrics(challenger, X_test, y_test)[rule.metric]
             champion_value = None
             if champion_version is not None:
-                # By version, not alias: the alias may move while we score.
+                # By version: the alias may move while we score (Register re-checks).
                 champion = mlflow.sklearn.load_model(
                     f"models:/{args.model_name}/{champion_version.version}"
                 )

@@ -1,28 +1,48 @@
 """The "Register" step: the trained model becomes a new version, and @champion moves to it.
 
     python -m diabetes_regression.register.register_model --model_name NAME \
-        --step_input TRAIN_OUTPUT_DIR [--step_output DIR] [--run_id RUN]
+        --step_input TRAIN_OUTPUT_DIR [--step_output DIR] [--allow_run_cancel true|false] \
+        [--run_id RUN]
 
 The version carries its lineage as tags: the run, the experiment, the dataset
 name/version/digest, the git commit, BuildId/BuildUri when set, and the metrics
 listed in parameters.json. A run's model is registered at most once.
+
+Pipelines run concurrently (a team shares one server), so the champion that
+Evaluate beat may have been replaced since. Under a per-model lock in the
+project's database, the challenger is compared again, with Evaluate's own
+`compare()`, against the champion of that moment: @champion moves only to a
+better model. A challenger that is no longer better cancels the pipeline run
+when --allow_run_cancel is true (no version), and is registered without the
+alias otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
+from mlflow.entities import RunStatus
+from mlflow.entities.model_registry import ModelVersion
 
-from diabetes_regression.parameters import load_parameters
+from diabetes_regression.evaluate.evaluate_model import compare
+from diabetes_regression.parameters import ModelParameters, load_parameters
+from diabetes_regression.training.train import get_model_metrics
 from ml_service import model_registry as registry
+from ml_service.registry_db import model_lock, registry_engine
 from ml_service.steps import (
+    MODEL_DIR,
     REGISTRATION_OUTPUT,
     TAG_PARENT_RUN_ID,
+    TEST_DATA,
     TRAIN_OUTPUT,
     StepArgumentParser,
+    parse_bool,
     read_json,
     start_step,
     step_run,
@@ -37,8 +57,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model_name", required=True, help="Registered model name.")
     parser.add_argument("--step_input", required=True, help="Output folder of Train model.")
     parser.add_argument("--step_output", default=None, help="Folder for registration.json.")
+    parser.add_argument(
+        "--allow_run_cancel",
+        type=parse_bool,
+        default=True,
+        help="Cancel the run if the model is no longer better than the champion.",
+    )
     parser.add_argument("--run_id", default=None, help="Tracking run to log to.")
     return parser.parse_args(argv)
+
+
+def champion_judge(
+    model_name: str, step_input: str, parameters: ModelParameters
+) -> Callable[[ModelVersion | None], tuple[bool, str]]:
+    """A judge that scores the challenger and a champion on the challenger's test data.
+
+    The same data and `compare()` rule as the Evaluate step, so the two never
+    disagree. Models are loaded only when there is a champion to compare with.
+    """
+    rule = parameters.evaluation
+    target = parameters.data.target
+
+    def judge(champion: ModelVersion | None) -> tuple[bool, str]:
+        if champion is None:
+            verdict = compare(float("nan"), None, rule)  # the first model passes unscored
+        else:
+            test = pd.read_parquet(Path(step_input) / TEST_DATA)
+            X_test, y_test = test.drop(columns=[target]), test[target]
+            challenger = mlflow.sklearn.load_model(str(Path(step_input) / MODEL_DIR))
+            model = mlflow.sklearn.load_model(f"models:/{model_name}/{champion.version}")
+            verdict = compare(
+                get_model_metrics(challenger, X_test, y_test)[rule.metric],
+                get_model_metrics(model, X_test, y_test)[rule.metric],
+                rule,
+            )
+        return verdict.better, verdict.reason
+
+    return judge
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -68,24 +123,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             tags[registry.TAG_BUILD_ID] = env.build_buildid
         if env.build_uri:
             tags[registry.TAG_BUILD_URI] = env.build_uri
-        version = registry.register_version(
+        registration = registry.register_challenger(
             context.tracking.client,
             args.model_name,
             train_output["model_uri"],
             train_output["model_run_id"],
             tags,
+            judge=champion_judge(args.model_name, args.step_input, parameters),
+            lock=model_lock(registry_engine(env), args.model_name),
+            keep_if_not_better=not args.allow_run_cancel,
         )
-        mlflow.set_tags(
-            {"mlops.registered_model": args.model_name, "mlops.registered_version": version.version}
-        )
-        log.info(
-            "  registered %s version %s as @%s", args.model_name, version.version, registry.CHAMPION
-        )
+        version = registration.version
         result = {
             "model_name": args.model_name,
-            "version": version.version,
-            "alias": registry.CHAMPION,
+            "version": version.version if version else None,
+            "alias": registry.CHAMPION if registration.promoted else None,
+            "reason": registration.reason,
         }
+        if version is None:
+            mlflow.set_tags({"mlops.registration": "cancelled"})
+            log.info("  %s", registration.reason)
+            log.info("  no longer better than the champion: cancelling the pipeline run")
+            if pipeline_run_id:
+                context.tracking.client.set_terminated(
+                    pipeline_run_id, RunStatus.to_string(RunStatus.KILLED)
+                )
+        else:
+            mlflow.set_tags(
+                {
+                    "mlops.registered_model": args.model_name,
+                    "mlops.registered_version": version.version,
+                }
+            )
+            log.info(
+                "  registered %s version %s%s",
+                args.model_name,
+                version.version,
+                f" as @{registry.CHAMPION}" if registration.promoted else " (@champion stays)",
+            )
         if args.step_output:
             write_json(args.step_output, REGISTRATION_OUTPUT, result)
         return result

@@ -55,6 +55,9 @@ def build_pipeline(env: Env) -> PipelineSpec:
                 outputs=["step_output"],
             )
         )  # fmt: skip
+    # Register re-checks the challenger against the champion of the moment; it
+    # may cancel only when Evaluate may (without Evaluate every model is kept).
+    register_may_cancel = env.run_evaluation and env.allow_run_cancel
     steps.append(
         StepSpec(
             id=REGISTER,
@@ -64,6 +67,7 @@ def build_pipeline(env: Env) -> PipelineSpec:
                 "--model_name", "${{parameters.model_name}}",
                 "--step_input", train_output,
                 "--step_output", "${{outputs.step_output}}",
+                "--allow_run_cancel", str(register_may_cancel).lower(),
             ],
             outputs=["step_output"],
         )

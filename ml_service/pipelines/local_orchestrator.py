@@ -25,8 +25,16 @@ from mlflow.tracking import MlflowClient
 from ml_service.errors import MlopsError, StepFailedError
 from ml_service.pipelines.definition import resolve_arguments
 from ml_service.pipelines.published import PublishedPipeline
+from ml_service.stale_runs import fail_dead_runs, process_tags
 from ml_service.steps import TAG_PARENT_RUN_ID, TAG_STEP
-from ml_service.tracking import REPO_ROOT, Tracking, code_version
+from ml_service.tracking import (
+    REPO_ROOT,
+    Tracking,
+    code_version,
+    is_unreachable,
+    tracking_call,
+    unreachable_error,
+)
 from ml_service.util.env_variables import Env
 
 log = logging.getLogger(__name__)
@@ -64,14 +72,19 @@ def run_pipeline(
     """Run every step in order under one parent run.
 
     `description` (what the run tries and why) becomes the parent run's MLflow
-    note, shown in the UI.
+    note, shown in the UI. Before it starts, runs left RUNNING by dead pipeline
+    processes on this host are marked FAILED. Every run carries this process's
+    host and pid.
 
     Raises:
         StepFailedError: a step failed; the parent run is FAILED and its work folder removed.
+        TrackingUnavailableError: the tracking server did not answer within the retry bound.
     """
     spec = published.spec
     client = tracking.client
     code = code_version()
+    liveness = process_tags()
+    tracking_call(tracking.tracking_uri, fail_dead_runs, client, tracking.experiment_id)
     tags = {
         "mlflow.runName": f"{spec.name} {spec.version}",
         "mlops.pipeline_id": published.id,
@@ -81,12 +94,15 @@ def run_pipeline(
         "mlops.git_dirty": str(code.dirty).lower(),
         "mlops.caller_run_id": parameters.get("caller_run_id", ""),
         "mlflow.source.git.commit": code.commit,
+        **liveness,
     }
     if env.build_uri:
         tags["mlops.build_uri"] = env.build_uri
     if description:
         tags[TAG_NOTE] = description
-    parent = client.create_run(tracking.experiment_id, tags=tags)
+    parent = tracking_call(
+        tracking.tracking_uri, lambda: client.create_run(tracking.experiment_id, tags=tags)
+    )
     run_id = parent.info.run_id
     for name, value in parameters.items():
         client.log_param(run_id, name, value)
@@ -116,6 +132,7 @@ def run_pipeline(
                     TAG_STEP: step.id,
                     "mlflow.runName": step.display_name,
                     "mlflow.source.git.commit": code.commit,
+                    **liveness,
                 },
             )
             argv += ["--run_id", child.info.run_id]
@@ -124,10 +141,15 @@ def run_pipeline(
             try:
                 _run_step(step.module, argv, env, isolate_steps)
             except BaseException as err:
-                _end_if_running(client, child.info.run_id, _FAILED)
-                message = (
-                    str(err) if isinstance(err, MlopsError) else f"{type(err).__name__}: {err}"
-                )
+                if is_unreachable(err):
+                    # Ending the runs would only wait through the retries again; the
+                    # next pipeline run marks them FAILED (this process will be gone).
+                    message = str(unreachable_error(tracking.tracking_uri))
+                else:
+                    _end_if_running(client, child.info.run_id, _FAILED)
+                    message = (
+                        str(err) if isinstance(err, MlopsError) else f"{type(err).__name__}: {err}"
+                    )
                 raise StepFailedError(f"step {step.display_name!r} failed: {message}") from err
             _end_if_running(client, child.info.run_id, _FINISHED)
             result.steps_run.append(step.id)
@@ -138,15 +160,24 @@ def run_pipeline(
                 if skipped:
                     log.info("      pipeline run cancelled; skipped: %s", ", ".join(skipped))
                 break
-    except BaseException:
+    except BaseException as err:
         result.status = FAILED
-        _end_if_running(client, run_id, _FAILED)
         shutil.rmtree(work, ignore_errors=True)
+        if is_unreachable(err):
+            if isinstance(err, MlopsError):
+                raise
+            raise unreachable_error(tracking.tracking_uri) from err
+        _end_if_running(client, run_id, _FAILED)
         raise
     finally:
         result.seconds = time.perf_counter() - started
     if result.status == COMPLETED:
-        client.set_terminated(run_id, _FINISHED)
+        tracking_call(
+            tracking.tracking_uri,
+            client.set_terminated,
+            run_id,
+            _FINISHED,
+        )
     return result
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from ml_service.errors import PipelineNotFoundError
 from ml_service.pipelines.definition import PipelineSpec
-from ml_service.registry_db import published_pipelines
+from ml_service.registry_db import lock_row, published_pipelines
 
 ACTIVE = "active"
 RETIRED = "retired"
@@ -32,10 +32,15 @@ class PublishedPipeline:
 
 
 def publish(engine: Engine, spec: PipelineSpec) -> tuple[PublishedPipeline, bool]:
-    """Publish `spec`; returns it with its id, and whether it is new."""
+    """Publish `spec`; returns it with its id, and whether it is new.
+
+    Concurrent publishers of one name and version take turns (a lock row), so
+    exactly one active pipeline remains.
+    """
     digest = spec.digest()
     table = published_pipelines
     with engine.begin() as connection:
+        lock_row(connection, f"pipeline:{spec.name}:{spec.version}")
         same = (
             connection.execute(
                 select(table).where(

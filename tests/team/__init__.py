@@ -1,0 +1,1 @@
+"""Team mode against the local PostgreSQL and a real MLflow server (issue 3)."""
