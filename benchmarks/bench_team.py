@@ -257,7 +257,7 @@ def main() -> None:
     log = (WORK / "server.log").open("wb")
     server = subprocess.Popen(
         [MLOPS, "server", "start", "--artifacts-destination", str(WORK / "artifacts"),
-         "--port", str(port), "--workers", "2"],
+         "--port", str(port), "--workers", "1"],
         env=clean_env(WORK / "server-ws", MLFLOW_BACKEND_STORE_URI=db_url),
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

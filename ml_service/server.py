@@ -53,7 +53,7 @@ def prepare_server(
     artifacts_destination: str,
     host: str = "127.0.0.1",
     port: int = 5000,
-    workers: int = 4,
+    workers: int = 1,
     datastore_uri: str | None = None,
 ) -> ServerPlan:
     """Check and migrate the database and record the team settings; return the command.

@@ -148,7 +148,7 @@ class Server:
                     "--port",
                     str(self.port),
                     "--workers",
-                    "2",
+                    "1",
                 ],
                 env=base_env(self.workdir, MLFLOW_BACKEND_STORE_URI=self.backend_uri),
                 stdout=out,

@@ -6,6 +6,8 @@ These start a real MLflow server (subprocess) on a fresh database per test.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,28 @@ def test_teammates_share_runs_models_datasets_and_pipelines_and_no_secret_leaks(
     assert "@champion=v1" in models.stdout
     lineage = mlops(["model", "lineage", "diabetes_regression_model@champion"], bob)
     assert "diabetes_ds:1" in lineage.stdout
+    shown = mlops(["data", "show", "diabetes_ds:1"], bob)
+    assert "rows     442" in shown.stdout
+    # Bob's CI finds the pipeline Alice's build published (MLOpsPython's run_train_pipeline).
+    id_file = tmp_path / "pipeline_id"
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ml_service.pipelines.run_train_pipeline",
+            "--skip_train_execution",
+            "--output_pipeline_id_file",
+            str(id_file),
+        ],
+        env=bob,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    published_id = id_file.read_text()
+    assert f"(id {published_id})" in run.stderr
     again = mlops(["run"], bob)  # latest dataset version, through the shared registry
     assert again.returncode == 0, again.stderr
     assert "not better than champion v1" in again.stdout
