@@ -47,6 +47,21 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     yield folder
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    forget_mlflow_uris()
+
+
+def forget_mlflow_uris() -> None:
+    """Undo what configure_tracking set process-wide, so no later test talks to this store.
+
+    mlflow.set_tracking_uri/set_registry_uri keep the URI in a global and in
+    os.environ; a later MlflowClient built without a registry URI would
+    otherwise read this test's registry.
+    """
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
+                 "MLFLOW_EXPERIMENT_NAME"):  # fmt: skip
+        os.environ.pop(name, None)
 
 
 @pytest.fixture

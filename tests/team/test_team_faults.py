@@ -106,7 +106,7 @@ def test_eight_concurrent_pipelines_give_contiguous_versions_and_the_best_champi
     logs = [(tmp_path / f"run-{n}.log").read_text() for n in range(len(processes))]
     assert codes == [0] * len(processes), "\n\n".join(logs)
 
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
     runs = pipeline_runs(client)
     assert len(runs) == 9
     assert {run.info.status for run in runs} <= {"FINISHED", "KILLED"}
@@ -141,7 +141,7 @@ def test_sigkilled_pipeline_leaves_no_version_and_the_next_run_fails_it(
     mlflow_server: Server, tmp_path: Path
 ) -> None:
     env = base_env(tmp_path / "ws", MLFLOW_TRACKING_URI=mlflow_server.url)
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
     victim = spawn_mlops(["run", "--data-file-path", str(DIABETES_CSV)], env, tmp_path / "v.log")
     step = wait_for_step(client, "train")
     os.killpg(victim.pid, signal.SIGKILL)
@@ -166,7 +166,7 @@ def _pause_during_training(
     server: Server, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
     """Start a pipeline, freeze it inside Train model, and stop the server under it."""
-    client = MlflowClient(tracking_uri=server.url)
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
     process = spawn_mlops(["run", "--data-file-path", str(DIABETES_CSV)], env, log)
     wait_for_step(client, "train")
     os.killpg(process.pid, signal.SIGSTOP)

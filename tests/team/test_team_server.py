@@ -79,7 +79,7 @@ def test_teammates_share_runs_models_datasets_and_pipelines_and_no_secret_leaks(
     assert str(stored).startswith((mlflow_server.artifacts / "datastore").as_uri())
 
     # The secret is nowhere: outputs, server log, run params/tags, version tags, tables.
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
     recorded = []
     for experiment in client.search_experiments():
         recorded.append(json.dumps(dict(experiment.tags)))
