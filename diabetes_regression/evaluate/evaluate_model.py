@@ -23,8 +23,9 @@ from typing import Any, Literal
 import mlflow
 import pandas as pd
 from mlflow.entities import RunStatus
+from mlflow.entities.model_registry import ModelVersion
 
-from diabetes_regression.parameters import EvaluationParameters, load_parameters
+from diabetes_regression.parameters import EvaluationParameters, ModelParameters, load_parameters
 from diabetes_regression.training.train import get_model_metrics
 from ml_service.model_registry import CHAMPION, get_alias
 from ml_service.steps import (
@@ -87,31 +88,47 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def score_on_test_data(
+    step_input: str | Path,
+    model_name: str,
+    champion: ModelVersion | None,
+    parameters: ModelParameters,
+) -> tuple[float, float | None]:
+    """The challenger (Train model's output) and `champion` scored on the challenger's test data.
+
+    Returns:
+        The challenger's and the champion's value of the evaluation metric (None: no champion).
+    """
+    metric, target = parameters.evaluation.metric, parameters.data.target
+    test = pd.read_parquet(Path(step_input) / TEST_DATA)
+    X_test, y_test = test.drop(columns=[target]), test[target]
+    challenger = mlflow.sklearn.load_model(str(Path(step_input) / MODEL_DIR))
+    challenger_value = get_model_metrics(challenger, X_test, y_test)[metric]
+    if champion is None:
+        return challenger_value, None
+    # By version: the alias may move while we score (Register re-checks).
+    champion_model = mlflow.sklearn.load_model(f"models:/{model_name}/{champion.version}")
+    return challenger_value, get_model_metrics(champion_model, X_test, y_test)[metric]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the step; returns what it wrote to evaluation.json."""
     args = parse_args(argv)
     parameters = load_parameters()
     rule = parameters.evaluation
     train_output = read_json(args.step_input, TRAIN_OUTPUT, "the Train model step")
-    test = pd.read_parquet(Path(args.step_input) / TEST_DATA)
-    X_test, y_test = test.drop(columns=[parameters.data.target]), test[parameters.data.target]
     context = start_step()
 
     with step_run(args.run_id, "Evaluate") as run:
         champion_version = get_alias(context.tracking.client, args.model_name, CHAMPION)
+        champion_value: float | None
         if champion_version is not None and champion_version.run_id == train_output["model_run_id"]:
             # The champion is this very model (training was reused): same score by definition.
             challenger_value = champion_value = float(train_output["metrics"][rule.metric])
         else:
-            challenger = mlflow.sklearn.load_model(str(Path(args.step_input) / MODEL_DIR))
-            challenger_value = get_model_metrics(challenger, X_test, y_test)[rule.metric]
-            champion_value = None
-            if champion_version is not None:
-                # By version: the alias may move while we score (Register re-checks).
-                champion = mlflow.sklearn.load_model(
-                    f"models:/{args.model_name}/{champion_version.version}"
-                )
-                champion_value = get_model_metrics(champion, X_test, y_test)[rule.metric]
+            challenger_value, champion_value = score_on_test_data(
+                args.step_input, args.model_name, champion_version, parameters
+            )
         if champion_value is not None:
             mlflow.log_metric(f"champion_{rule.metric}", champion_value)
         mlflow.log_metric(f"challenger_{rule.metric}", challenger_value)

@@ -22,24 +22,19 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.entities.model_registry import ModelVersion
 
-from diabetes_regression.evaluate.evaluate_model import compare
+from diabetes_regression.evaluate.evaluate_model import compare, score_on_test_data
 from diabetes_regression.parameters import ModelParameters, load_parameters
-from diabetes_regression.training.train import get_model_metrics
 from ml_service import model_registry as registry
 from ml_service.registry_db import model_lock, registry_engine
 from ml_service.steps import (
-    MODEL_DIR,
     REGISTRATION_OUTPUT,
     TAG_PARENT_RUN_ID,
-    TEST_DATA,
     TRAIN_OUTPUT,
     StepArgumentParser,
     parse_bool,
@@ -76,21 +71,15 @@ def champion_judge(
     disagree. Models are loaded only when there is a champion to compare with.
     """
     rule = parameters.evaluation
-    target = parameters.data.target
 
     def judge(champion: ModelVersion | None) -> tuple[bool, str]:
         if champion is None:
             verdict = compare(float("nan"), None, rule)  # the first model passes unscored
         else:
-            test = pd.read_parquet(Path(step_input) / TEST_DATA)
-            X_test, y_test = test.drop(columns=[target]), test[target]
-            challenger = mlflow.sklearn.load_model(str(Path(step_input) / MODEL_DIR))
-            model = mlflow.sklearn.load_model(f"models:/{model_name}/{champion.version}")
-            verdict = compare(
-                get_model_metrics(challenger, X_test, y_test)[rule.metric],
-                get_model_metrics(model, X_test, y_test)[rule.metric],
-                rule,
+            challenger_value, champion_value = score_on_test_data(
+                step_input, model_name, champion, parameters
             )
+            verdict = compare(challenger_value, champion_value, rule)
         return verdict.better, verdict.reason
 
     return judge
