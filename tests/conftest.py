@@ -86,6 +86,15 @@ def small_subset_csv(tmp_path: Path, diabetes_frame: pd.DataFrame) -> Path:
     return path
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server a test starts."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def run_module(module: str, args: list[str], env: dict[str, str]):  # type: ignore[no-untyped-def]
     """Run `python -m MODULE ARGS` as Azure ML would; returns the completed process."""
     import subprocess

@@ -33,6 +33,7 @@ from ml_service.tracking import (
     code_version,
     is_unreachable,
     tracking_call,
+    tracking_uri_for,
     unreachable_error,
 )
 from ml_service.util.env_variables import Env
@@ -186,8 +187,6 @@ def _run_step(module: str, argv: list[str], env: Env, isolate: bool) -> None:
         importlib.import_module(module).main(argv)
         return
     child_env = dict(os.environ)
-    from ml_service.tracking import tracking_uri_for
-
     child_env["MLFLOW_TRACKING_URI"] = tracking_uri_for(env)
     child_env["MLOPS_WORKSPACE"] = str(env.workspace)
     child_env["PYTHONPATH"] = os.pathsep.join(

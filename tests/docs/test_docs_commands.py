@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from click.testing import CliRunner
 from ml_service.cli import cli
 from ml_service.tracking import REPO_ROOT
 from ml_service.util.env_variables import Env
+from tests.conftest import free_port
 
 DOCS = REPO_ROOT / "docs"
 EXECUTED = ["lifecycle.md", "bring-your-own-model.md"]
@@ -41,16 +41,10 @@ def bash_blocks(markdown: str) -> list[str]:
     return [body for lang, body in FENCE.findall(markdown) if lang == "bash"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _run_page(page: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     script = "set -euo pipefail\n" + "\n".join(bash_blocks((DOCS / page).read_text()))
     # The page's fixed example port, made free for this run.
-    script = script.replace("5001", str(_free_port()))
+    script = script.replace("5001", str(free_port()))
     # Start from the defaults: no setting a developer exported (MODEL_NAME, ...) leaks in.
     settings = {name.upper() for name in Env.model_fields}
     env = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.conftest import free_port
 
 PG_ADMIN = os.environ.get("MLOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[2]
@@ -96,13 +97,6 @@ _SETTINGS = (
     "EXPERIMENT_NAME", "MODEL_NAME", "DATASET_NAME", "DATASET_VERSION",
     "TRAINING_PIPELINE_NAME", "RUN_EVALUATION", "ALLOW_RUN_CANCEL", "BUILD_BUILDID", "BUILD_URI",
 )  # fmt: skip
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def base_env(workspace: Path, **extra: str) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from ml_service.steps import TAG_PARENT_RUN_ID
 from ml_service.tracking import REPO_ROOT
 from ml_service.ui import ui_command
 from ml_service.util.env_variables import Env
+from tests.conftest import free_port
 
 CHROMIUM = Path(os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium"))
 # What a root, network-less sandbox needs: no setuid sandbox, no GPU, no calls home.
@@ -55,12 +55,6 @@ class RunningUI:
     parent_run_id: str
     child_names: list[str]
     client: MlflowClient
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_until_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -115,7 +109,7 @@ def running_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUI]:
     (parent,) = [r for r in runs if TAG_PARENT_RUN_ID not in r.data.tags]
     children = [r.info.run_name for r in runs if TAG_PARENT_RUN_ID in r.data.tags]
 
-    port = _free_port()
+    port = free_port()
     log = root / "mlflow-ui.log"
     with log.open("wb") as output:
         server = subprocess.Popen(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 import requests
 
 from ml_service.collected_data import collected_dir, collected_frame, read_collected
+from tests.conftest import free_port
 from tests.integration.serving.conftest import SAMPLE, run_service
 from tests.integration.serving.diabetes_model import FEATURES
 
@@ -72,17 +72,11 @@ def test_rejected_requests_are_not_collected(registered_model, tmp_path):
     assert read_collected(datastore, registered_model.name) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def service_process(registered_model, tmp_path):
     """`python -m ml_service.serving` as its own process; yields (process, url, datastore)."""
     datastore = tmp_path / "datastore"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MLOPS_WORKSPACE": str(registered_model.workspace),
