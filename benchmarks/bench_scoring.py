@@ -1,9 +1,9 @@
 """Load benchmark: the scoring service vs `mlflow models serve --env-manager local`.
 
-Same model, same machine, same run: a Ridge model registered in a scratch
-workspace (benchmarks/.work/), both servers started as their own processes on
-loopback, wrk (Debian package `wrk`) as the load generator. Prints a Markdown
-table for benchmarks/README.md.
+Same model, same machine, same run: the diabetes model trained and registered
+by `mlops run` in a scratch workspace (benchmarks/.work/), both servers started
+as their own processes on loopback, wrk (Debian package `wrk`) as the load
+generator. Prints a Markdown table for benchmarks/README.md.
 
     python benchmarks/bench_scoring.py [--duration 10]
 """
@@ -26,11 +26,11 @@ from pathlib import Path
 import psutil
 import requests
 
+from diabetes_regression.sample_data import COLUMNS as FEATURES
+
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work"
-sys.path.insert(0, str(REPO))
-
-from tests.integration.serving.diabetes_model import FEATURES, MODEL_NAME, register_diabetes_model  # noqa: E402
+MODEL_NAME = "diabetes_regression_model"
 
 ROW = [0.038, 0.050, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017]
 
@@ -128,6 +128,18 @@ def wrk(url: str, script: Path | None, connections: int, duration: int) -> dict[
     return result
 
 
+def train_and_register(workspace: Path) -> None:
+    """The model under test, made as a user makes it: `mlops run` on the bundled data."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("mlops")), "run", "--data-file-path",
+         str(REPO / "data" / "diabetes.csv")],
+        cwd=REPO,
+        env={**os.environ, "MLOPS_WORKSPACE": str(workspace)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="Seconds per wrk run.")
@@ -137,11 +149,12 @@ def main() -> None:
 
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    model = register_diabetes_model(WORK / "workspace")
+    workspace = WORK / "workspace"
+    train_and_register(workspace)
     env = {
         **os.environ,
-        "MLOPS_WORKSPACE": str(model.workspace),
-        "MLFLOW_TRACKING_URI": model.tracking_uri,
+        "MLOPS_WORKSPACE": str(workspace),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{workspace / 'mlflow.db'}",
         # MLflow 3.17 refuses to deserialize any model (skops included) without it.
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
         # `mlflow models serve` runs `uvicorn` from PATH.

@@ -148,7 +148,7 @@ def registry_timings(tracking_uri: str) -> dict[str, float]:
     """Answer times, through the server, of the questions the pipeline and users ask."""
     from mlflow.tracking import MlflowClient
 
-    from ml_service.stale_runs import fail_dead_runs
+    from ml_service.pipelines.stale_runs import fail_dead_runs
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ml_service.data_validation import DataChecks
+from ml_service.data.checks import DataChecks
 from ml_service.errors import SettingsError
 
 PARAMETERS_PATH = Path(__file__).with_name("parameters.json")
@@ -61,10 +61,6 @@ class RegistrationParameters(_Strict):
     tags: list[MetricName] = Field(description="Metrics copied onto the model version as tags.")
 
 
-class ScoringParameters(_Strict):
-    """Scoring settings (none yet)."""
-
-
 class ModelParameters(_Strict):
     """The whole parameters.json."""
 
@@ -72,7 +68,6 @@ class ModelParameters(_Strict):
     training: TrainingParameters
     evaluation: EvaluationParameters
     registration: RegistrationParameters
-    scoring: ScoringParameters = ScoringParameters()
 
 
 def load_parameters(path: Path = PARAMETERS_PATH) -> ModelParameters:

@@ -76,3 +76,7 @@ class TrackingUnavailableError(MlopsError):
 
 class TeamSettingsError(MlopsError):
     """A tracking server lacks the team settings `mlops server start` records."""
+
+
+class StepContractError(MlopsError):
+    """A step's input folder lacks the output of the step before it, or holds an invalid one."""

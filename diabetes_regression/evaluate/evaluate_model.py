@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import mlflow
 import pandas as pd
@@ -27,20 +27,10 @@ from mlflow.entities.model_registry import ModelVersion
 
 from diabetes_regression.parameters import EvaluationParameters, ModelParameters, load_parameters
 from diabetes_regression.training.train import get_model_metrics
-from ml_service.model_registry import CHAMPION, get_alias
-from ml_service.steps import (
-    EVALUATION_OUTPUT,
-    MODEL_DIR,
-    TAG_PARENT_RUN_ID,
-    TEST_DATA,
-    TRAIN_OUTPUT,
-    StepArgumentParser,
-    parse_bool,
-    read_json,
-    start_step,
-    step_run,
-    write_json,
-)
+from ml_service.pipelines.contracts import MODEL_DIR, TEST_DATA, EvaluationOutput, TrainOutput
+from ml_service.pipelines.step import StepArgumentParser, parse_bool, start_step, step_run
+from ml_service.registry.models import get_alias
+from ml_service.registry.tags import Alias, RunTag
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +101,20 @@ def score_on_test_data(
     return challenger_value, get_model_metrics(champion_model, X_test, y_test)[metric]
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def main(argv: list[str] | None = None) -> EvaluationOutput:
     """Run the step; returns what it wrote to evaluation.json."""
     args = parse_args(argv)
     parameters = load_parameters()
     rule = parameters.evaluation
-    train_output = read_json(args.step_input, TRAIN_OUTPUT, "the Train model step")
+    train_output = TrainOutput.read(args.step_input, model_name=args.model_name)
     context = start_step()
 
     with step_run(args.run_id, "Evaluate") as run:
-        champion_version = get_alias(context.tracking.client, args.model_name, CHAMPION)
+        champion_version = get_alias(context.tracking.client, args.model_name, Alias.CHAMPION)
         champion_value: float | None
-        if champion_version is not None and champion_version.run_id == train_output["model_run_id"]:
+        if champion_version is not None and champion_version.run_id == train_output.model_run_id:
             # The champion is this very model (training was reused): same score by definition.
-            challenger_value = champion_value = float(train_output["metrics"][rule.metric])
+            challenger_value = champion_value = float(train_output.metrics[rule.metric])
         else:
             challenger_value, champion_value = score_on_test_data(
                 args.step_input, args.model_name, champion_version, parameters
@@ -137,18 +127,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         outcome: Literal["passed", "cancelled", "continued"] = "passed"
         if not verdict.better:
             outcome = "cancelled" if args.allow_run_cancel else "continued"
-        mlflow.set_tags({"mlops.evaluation": outcome, "mlops.evaluation_reason": verdict.reason})
+        mlflow.set_tags({RunTag.EVALUATION: outcome, RunTag.EVALUATION_REASON: verdict.reason})
         log.info("  %s", verdict.reason)
-        result = {
-            **asdict(verdict),
-            "outcome": outcome,
-            "champion_version": champion_version.version if champion_version else None,
-            "challenger_model_uri": train_output["model_uri"],
-        }
+        result = EvaluationOutput(
+            model_name=args.model_name,
+            better=verdict.better,
+            metric=verdict.metric,
+            challenger=verdict.challenger,
+            champion=verdict.champion,
+            reason=verdict.reason,
+            outcome=outcome,
+            champion_version=str(champion_version.version) if champion_version else None,
+            challenger_model_uri=train_output.model_uri,
+        )
         if args.step_output:
-            write_json(args.step_output, EVALUATION_OUTPUT, result)
+            result.write(args.step_output)
         if outcome == "cancelled":
-            parent_id = run.data.tags.get(TAG_PARENT_RUN_ID)
+            parent_id = run.data.tags.get(RunTag.PARENT_RUN_ID)
             if parent_id:
                 context.tracking.client.set_terminated(
                     parent_id, RunStatus.to_string(RunStatus.KILLED)
@@ -162,6 +157,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    from ml_service.steps import run_step_cli
+    from ml_service.pipelines.step import run_step_cli
 
     run_step_cli(main)

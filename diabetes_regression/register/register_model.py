@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import mlflow
 from mlflow.entities import RunStatus
@@ -30,19 +29,11 @@ from mlflow.entities.model_registry import ModelVersion
 
 from diabetes_regression.evaluate.evaluate_model import compare, score_on_test_data
 from diabetes_regression.parameters import ModelParameters, load_parameters
-from ml_service import model_registry as registry
-from ml_service.registry_db import model_lock, registry_engine
-from ml_service.steps import (
-    REGISTRATION_OUTPUT,
-    TAG_PARENT_RUN_ID,
-    TRAIN_OUTPUT,
-    StepArgumentParser,
-    parse_bool,
-    read_json,
-    start_step,
-    step_run,
-    write_json,
-)
+from ml_service.pipelines.contracts import RegistrationOutput, TrainOutput
+from ml_service.pipelines.step import StepArgumentParser, parse_bool, start_step, step_run
+from ml_service.registry.database import model_lock, registry_engine
+from ml_service.registry.models import register_challenger
+from ml_service.registry.tags import Alias, RunTag, VersionTag
 
 log = logging.getLogger(__name__)
 
@@ -85,52 +76,52 @@ def champion_judge(
     return judge
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def main(argv: list[str] | None = None) -> RegistrationOutput:
     """Run the step; returns what it wrote to registration.json."""
     args = parse_args(argv)
     parameters = load_parameters()
-    train_output = read_json(args.step_input, TRAIN_OUTPUT, "the Train model step")
+    train_output = TrainOutput.read(args.step_input, model_name=args.model_name)
     context = start_step()
     env = context.env
-    dataset = train_output["dataset"]
-    metrics = train_output["metrics"]
+    dataset = train_output.dataset
+    metrics = train_output.metrics
 
     with step_run(args.run_id, "Register") as run:
         tags: dict[str, str] = {
-            registry.TAG_RUN_ID: train_output["model_run_id"],
-            registry.TAG_EXPERIMENT: env.experiment_name,
-            registry.TAG_DATASET_NAME: dataset["name"],
-            registry.TAG_DATASET_VERSION: str(dataset["version"]),
-            registry.TAG_DATASET_DIGEST: dataset["digest"],
-            registry.TAG_GIT_COMMIT: train_output["git_commit"],
+            VersionTag.RUN_ID: train_output.model_run_id,
+            VersionTag.EXPERIMENT: env.experiment_name,
+            VersionTag.DATASET_NAME: dataset.name,
+            VersionTag.DATASET_VERSION: str(dataset.version),
+            VersionTag.DATASET_DIGEST: dataset.digest,
+            VersionTag.GIT_COMMIT: train_output.git_commit,
             **{name: f"{metrics[name]:.6g}" for name in parameters.registration.tags},
         }
-        pipeline_run_id = run.data.tags.get(TAG_PARENT_RUN_ID)
+        pipeline_run_id = run.data.tags.get(RunTag.PARENT_RUN_ID)
         if pipeline_run_id:
-            tags[registry.TAG_PIPELINE_RUN_ID] = pipeline_run_id
+            tags[VersionTag.PIPELINE_RUN_ID] = pipeline_run_id
         if env.build_buildid != "local":
-            tags[registry.TAG_BUILD_ID] = env.build_buildid
+            tags[VersionTag.BUILD_ID] = env.build_buildid
         if env.build_uri:
-            tags[registry.TAG_BUILD_URI] = env.build_uri
-        registration = registry.register_challenger(
+            tags[VersionTag.BUILD_URI] = env.build_uri
+        registration = register_challenger(
             context.tracking.client,
             args.model_name,
-            train_output["model_uri"],
-            train_output["model_run_id"],
+            train_output.model_uri,
+            train_output.model_run_id,
             tags,
             judge=champion_judge(args.model_name, args.step_input, parameters),
             lock=model_lock(registry_engine(env), args.model_name),
             keep_if_not_better=not args.allow_run_cancel,
         )
         version = registration.version
-        result = {
-            "model_name": args.model_name,
-            "version": version.version if version else None,
-            "alias": registry.CHAMPION if registration.promoted else None,
-            "reason": registration.reason,
-        }
+        result = RegistrationOutput(
+            model_name=args.model_name,
+            version=str(version.version) if version else None,
+            alias=Alias.CHAMPION if registration.promoted else None,
+            reason=registration.reason,
+        )
         if version is None:
-            mlflow.set_tags({"mlops.registration": "cancelled"})
+            mlflow.set_tags({RunTag.REGISTRATION: "cancelled"})
             log.info("  %s", registration.reason)
             log.info("  no longer better than the champion: cancelling the pipeline run")
             if pipeline_run_id:
@@ -140,22 +131,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             mlflow.set_tags(
                 {
-                    "mlops.registered_model": args.model_name,
-                    "mlops.registered_version": version.version,
+                    RunTag.REGISTERED_MODEL: args.model_name,
+                    RunTag.REGISTERED_VERSION: version.version,
                 }
             )
             log.info(
                 "  registered %s version %s%s",
                 args.model_name,
                 version.version,
-                f" as @{registry.CHAMPION}" if registration.promoted else " (@champion stays)",
+                f" as @{Alias.CHAMPION}"
+                if registration.promoted
+                else f" (@{Alias.CHAMPION} stays)",
             )
         if args.step_output:
-            write_json(args.step_output, REGISTRATION_OUTPUT, result)
+            result.write(args.step_output)
         return result
 
 
 if __name__ == "__main__":
-    from ml_service.steps import run_step_cli
+    from ml_service.pipelines.step import run_step_cli
 
     run_step_cli(main)

@@ -1,8 +1,10 @@
 """Azure ML's scoring-script contract for the diabetes model: `init()` loads, `run()` scores.
 
-The same parsing, checks and prediction as the scoring service's `/score`
-(`ml_service.serving.scoring`), so a body the service accepts, `run` accepts.
-`input_sample` and `output_sample` document the schema, as in MLOpsPython.
+A thin adapter over `ml_service.models`, the code the scoring service uses: the
+same model resolution, loading, parsing and checks as `/score`, with the same
+settings (SCORING_MAX_ROWS, MODEL_NAME, ...), so a body the service accepts,
+`run` accepts. `input_sample` and `output_sample` document the schema, as in
+MLOpsPython.
 """
 
 from __future__ import annotations
@@ -14,21 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from ml_service.serving.model import LoadedModel, default_model_uri, load_model, resolve_model_uri
-from ml_service.serving.scoring import score_azure_body
-from ml_service.util.env_variables import load_env
+from ml_service.models.load import LoadedModel, load_model
+from ml_service.models.resolve import default_model_uri, resolve_model_uri
+from ml_service.models.scoring import score_azure_body
+from ml_service.settings import load_env
 
 log = logging.getLogger(__name__)
 
-FEATURES = ("AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6")
 input_sample = np.array([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]])
-"""Two rows of the 10 features above (MLOpsPython's sample)."""
+"""Two rows of the model's 10 features (MLOpsPython's sample)."""
 output_sample = np.array([5021.509689995557, 3693.645386402646])
 """One prediction per row (MLOpsPython's sample; the values depend on the model)."""
 
-MAX_ROWS = 10_000
-
 model: LoadedModel | None = None
+max_rows: int = 0
 
 
 def init(model_uri: str | None = None) -> None:
@@ -38,11 +39,13 @@ def init(model_uri: str | None = None) -> None:
 
     Raises:
         ModelLoadError: the model cannot be found or loaded.
+        SettingsError: a setting is invalid.
     """
-    global model
+    global model, max_rows
     env = load_env()
     uri = model_uri or os.environ.get("AZUREML_MODEL_DIR") or default_model_uri(env)
     model = load_model(resolve_model_uri(uri, env))
+    max_rows = env.scoring_max_rows
     log.info("loaded %s version %s", model.name, model.version)
 
 
@@ -56,7 +59,7 @@ def run(raw_data: str | bytes) -> dict[str, Any]:
     if model is None:
         raise RuntimeError("call init() before run()")
     body = raw_data.encode() if isinstance(raw_data, str) else raw_data
-    batch = score_azure_body(model, body, max_rows=MAX_ROWS)
+    batch = score_azure_body(model, body, max_rows=max_rows)
     result = batch.predictions.tolist()
     log.info(json.dumps({"rows": len(result), "model_version": model.version}))
     return {"result": result}

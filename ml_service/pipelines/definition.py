@@ -15,6 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PLACEHOLDER = re.compile(r"\$\{\{([^}]*)\}\}")
 
+# The value of a pipeline parameter that has none. An empty string would vanish
+# from a shell command line (Azure ML runs steps through one), so, as in
+# MLOpsPython, the word `none` stands for it; steps read it as no value.
+NO_VALUE = "none"
+
 
 class StepSpec(BaseModel):
     """One step: a module run as `python -m MODULE ARGUMENTS`."""

@@ -25,23 +25,19 @@ from mlflow.tracking import MlflowClient
 from ml_service.errors import MlopsError, StepFailedError
 from ml_service.pipelines.definition import resolve_arguments
 from ml_service.pipelines.published import PublishedPipeline
-from ml_service.stale_runs import fail_dead_runs, process_tags
-from ml_service.steps import TAG_PARENT_RUN_ID, TAG_STEP
-from ml_service.tracking import (
-    REPO_ROOT,
+from ml_service.pipelines.stale_runs import fail_dead_runs, process_tags
+from ml_service.project.package import model_package
+from ml_service.registry.tags import RunTag
+from ml_service.settings import Env
+from ml_service.tracking.code_version import code_version
+from ml_service.tracking.store import (
     Tracking,
-    code_version,
     is_unreachable,
     tracking_call,
-    tracking_uri_for,
     unreachable_error,
 )
-from ml_service.util.env_variables import Env
 
 log = logging.getLogger(__name__)
-
-# MLflow's run description, shown and edited as the run's "Description" in the UI.
-TAG_NOTE = "mlflow.note.content"
 
 COMPLETED, CANCELLED, FAILED = "completed", "cancelled", "failed"
 _KILLED, _FAILED, _FINISHED, _RUNNING = (
@@ -83,24 +79,25 @@ def run_pipeline(
     """
     spec = published.spec
     client = tracking.client
-    code = code_version()
+    package = model_package(env)
+    code = code_version(package.directory)
     liveness = process_tags()
     tracking_call(tracking.tracking_uri, fail_dead_runs, client, tracking.experiment_id)
     tags = {
-        "mlflow.runName": f"{spec.name} {spec.version}",
-        "mlops.pipeline_id": published.id,
-        "mlops.pipeline_name": spec.name,
-        "mlops.pipeline_version": spec.version,
-        "mlops.git_commit": code.commit,
-        "mlops.git_dirty": str(code.dirty).lower(),
-        "mlops.caller_run_id": parameters.get("caller_run_id", ""),
-        "mlflow.source.git.commit": code.commit,
+        RunTag.RUN_NAME: f"{spec.name} {spec.version}",
+        RunTag.PIPELINE_ID: published.id,
+        RunTag.PIPELINE_NAME: spec.name,
+        RunTag.PIPELINE_VERSION: spec.version,
+        RunTag.GIT_COMMIT: code.commit,
+        RunTag.GIT_DIRTY: str(code.dirty).lower(),
+        RunTag.CALLER_RUN_ID: parameters.get("caller_run_id", ""),
+        RunTag.SOURCE_GIT_COMMIT: code.commit,
         **liveness,
     }
     if env.build_uri:
-        tags["mlops.build_uri"] = env.build_uri
+        tags[RunTag.BUILD_URI] = env.build_uri
     if description:
-        tags[TAG_NOTE] = description
+        tags[RunTag.NOTE] = description
     parent = tracking_call(
         tracking.tracking_uri, lambda: client.create_run(tracking.experiment_id, tags=tags)
     )
@@ -129,10 +126,10 @@ def run_pipeline(
             child = client.create_run(
                 tracking.experiment_id,
                 tags={
-                    TAG_PARENT_RUN_ID: run_id,
-                    TAG_STEP: step.id,
-                    "mlflow.runName": step.display_name,
-                    "mlflow.source.git.commit": code.commit,
+                    RunTag.PARENT_RUN_ID: run_id,
+                    RunTag.STEP: step.id,
+                    RunTag.RUN_NAME: step.display_name,
+                    RunTag.SOURCE_GIT_COMMIT: code.commit,
                     **liveness,
                 },
             )
@@ -140,7 +137,7 @@ def run_pipeline(
             log.info("[%d/%d] %s", number, len(spec.steps), step.display_name)
             step_started = time.perf_counter()
             try:
-                _run_step(step.module, argv, env, isolate_steps)
+                _run_step(step.module, argv, env, isolate_steps, package.directory.parent)
             except BaseException as err:
                 if is_unreachable(err):
                     # Ending the runs would only wait through the retries again; the
@@ -182,15 +179,19 @@ def run_pipeline(
     return result
 
 
-def _run_step(module: str, argv: list[str], env: Env, isolate: bool) -> None:
+def _run_step(module: str, argv: list[str], env: Env, isolate: bool, source_root: Path) -> None:
+    """Run a step's `main(argv)` here, or `python -m module argv` in a process of its own.
+
+    `source_root` is the folder holding the model package, so the child imports it too.
+    """
     if not isolate:
         importlib.import_module(module).main(argv)
         return
     child_env = dict(os.environ)
-    child_env["MLFLOW_TRACKING_URI"] = tracking_uri_for(env)
+    child_env["MLFLOW_TRACKING_URI"] = env.tracking_uri
     child_env["MLOPS_WORKSPACE"] = str(env.workspace)
     child_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), child_env.get("PYTHONPATH", "")) if p
+        p for p in (str(source_root), child_env.get("PYTHONPATH", "")) if p
     )
     completed = subprocess.run(
         [sys.executable, "-m", module, *argv],

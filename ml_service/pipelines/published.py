@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from ml_service.errors import PipelineNotFoundError
 from ml_service.pipelines.definition import PipelineSpec
-from ml_service.registry_db import lock_row, published_pipelines
+from ml_service.registry.database import lock_row, published_pipelines
 
 ACTIVE = "active"
 RETIRED = "retired"

@@ -1,4 +1,4 @@
-"""Find the published training pipeline and run it.
+"""MLOpsPython's command that finds the published training pipeline and runs it.
 
     python -m ml_service.pipelines.run_train_pipeline [--model_name NAME] \
         [--dataset_version V] [--data_file_path FILE] [--caller_run_id ID] \
@@ -13,13 +13,10 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ml_service.pipelines.definition import with_parameters
-from ml_service.pipelines.local_orchestrator import PipelineRunResult, run_pipeline
-from ml_service.pipelines.published import PublishedPipeline, find
-from ml_service.registry_db import registry_engine
-from ml_service.steps import StepArgumentParser
-from ml_service.tracking import configure_tracking
-from ml_service.util.env_variables import Env, load_env
+from ml_service.pipelines.local_orchestrator import PipelineRunResult
+from ml_service.pipelines.step import StepArgumentParser
+from ml_service.pipelines.training import find_published, run_published
+from ml_service.settings import load_env
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +38,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--description", default=None, help="What this run tries and why (the run's note)."
     )
     return parser.parse_args(argv)
-
-
-def find_published(env: Env) -> PublishedPipeline:
-    """The pipeline published under TRAINING_PIPELINE_NAME and BUILD_BUILDID."""
-    return find(registry_engine(env), env.training_pipeline_name, env.build_buildid)
-
-
-def run_published(
-    env: Env,
-    published: PublishedPipeline,
-    parameters: dict[str, str | None],
-    isolate_steps: bool = False,
-    description: str | None = None,
-) -> PipelineRunResult:
-    """Run a published pipeline with these parameter values (None: the default)."""
-    tracking = configure_tracking(env)
-    values = with_parameters(published.spec, parameters)
-    return run_pipeline(
-        published, values, env, tracking, isolate_steps=isolate_steps, description=description
-    )
 
 
 def main(argv: list[str] | None = None) -> PipelineRunResult | None:
@@ -94,6 +71,6 @@ def main(argv: list[str] | None = None) -> PipelineRunResult | None:
 
 
 if __name__ == "__main__":
-    from ml_service.steps import run_step_cli
+    from ml_service.pipelines.step import run_step_cli
 
     run_step_cli(main)

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from ml_service.collected_data import DataCollector
+from ml_service.data.collected import DataCollector
 from ml_service.errors import AuthenticationError
+from ml_service.models.load import LoadedModel
 from ml_service.serving.metrics import ServiceMetrics
-from ml_service.serving.model import LoadedModel
 from ml_service.serving.telemetry import Telemetry
 
 
@@ -34,7 +34,8 @@ class ServingContext:
 # run in a worker thread, which costs more than scoring a row.
 async def get_context(request: Request) -> ServingContext:
     """The app's serving context."""
-    return request.app.state.context
+    context: ServingContext = request.app.state.context
+    return context
 
 
 ContextDep = Annotated[ServingContext, Depends(get_context)]

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ml_service.serving.payloads import MAX_ABS_VALUE
+from ml_service.models.payloads import MAX_ABS_VALUE
 
 
 class ScoreResponse(BaseModel):

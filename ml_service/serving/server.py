@@ -1,19 +1,23 @@
-"""`mlops serve`: load the model once, then run the scoring service under uvicorn."""
+"""Run the scoring service: load the model once, then serve it under uvicorn."""
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
-import click
+from ml_service.settings import Env
 
-from ml_service.errors import SettingsError
-from ml_service.util.env_variables import Env, load_env
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from ml_service.serving.deps import ServingContext
 
 log = logging.getLogger(__name__)
 
 
-def build_context(env: Env, model_uri: str | None = None):
+def build_context(env: Env, model_uri: str | None = None) -> ServingContext:
     """Check the settings, resolve and load the model, and set up metrics, collection, telemetry.
 
     Args:
@@ -25,19 +29,21 @@ def build_context(env: Env, model_uri: str | None = None):
         The ServingContext to build the app with.
 
     Raises:
-        SettingsError: an unsafe scoring key or an unusable datastore.
+        SettingsError: an unsafe scoring key.
         ModelLoadError: the model cannot be found or loaded.
     """
-    from ml_service.collected_data import DataCollector, datastore_root
+    from ml_service.data.collected import DataCollector
+    from ml_service.data.datastore import datastore_uri
+    from ml_service.models.load import load_model
+    from ml_service.models.resolve import default_model_uri, resolve_model_uri
     from ml_service.serving.deps import ServingContext
     from ml_service.serving.metrics import ServiceMetrics
-    from ml_service.serving.model import default_model_uri, load_model, resolve_model_uri
     from ml_service.serving.settings import serving_settings
     from ml_service.serving.telemetry import configure_telemetry
 
     settings = serving_settings(env)
     model = load_model(resolve_model_uri(model_uri or default_model_uri(env), env))
-    collector = DataCollector(datastore_root(env), model.name) if settings.collect_data else None
+    collector = DataCollector(datastore_uri(env), model.name) if settings.collect_data else None
     return ServingContext(
         model=model,
         scoring_key=settings.scoring_key,
@@ -49,7 +55,7 @@ def build_context(env: Env, model_uri: str | None = None):
     )
 
 
-def uvicorn_config(app, host: str, port: int):
+def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     """Uvicorn settings: uvloop and httptools when installed, our own access log, graceful stop."""
     import uvicorn
 
@@ -80,21 +86,3 @@ def run_service(env: Env, model_uri: str | None, host: str, port: int) -> None:
         "model loaded in %.2f s", time.perf_counter() - started, extra={"host": host, "port": port}
     )
     uvicorn.Server(uvicorn_config(create_app(context), host, port)).run()
-
-
-@click.command("serve")
-@click.option(
-    "--model",
-    "model_uri",
-    default=None,
-    help="MLflow model URI, e.g. models:/diabetes_regression_model@champion "
-    "[default: @production if set, else @champion].",
-)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-def serve_command(model_uri: str | None, host: str, port: int) -> None:
-    """Serve a registered model over HTTP: Azure ML's /score and MLflow's /invocations."""
-    env = load_env()
-    if port == 0:
-        raise SettingsError("--port: give a port number, 0 is not served")
-    run_service(env, model_uri, host, port)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml_service.errors import SettingsError
-from ml_service.util.env_variables import Env
+from ml_service.settings import Env
 
 MIN_KEY_LENGTH = 16
 EXAMPLE_KEYS = frozenset(

@@ -1,1 +1,1 @@
-"""Small shared utilities: settings read from the environment."""
+"""MLOpsPython's `ml_service.util` paths, kept as thin entry points."""

@@ -8,7 +8,7 @@ import tomllib
 import yaml
 from packaging.requirements import Requirement
 
-from ml_service.tracking import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 CONDA_FILE = REPO_ROOT / "diabetes_regression" / "conda_dependencies.yml"
 

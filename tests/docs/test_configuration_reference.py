@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from diabetes_regression.parameters import PARAMETERS_PATH, ModelParameters
-from ml_service import config_reference
-from ml_service.util.env_variables import Env, load_env
+from ml_service.project import config_reference
+from ml_service.settings import Env, load_env
 
 
 def test_committed_reference_is_what_the_models_render() -> None:

@@ -20,9 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from ml_service.cli import cli
-from ml_service.tracking import REPO_ROOT
-from ml_service.util.env_variables import Env
-from tests.conftest import free_port
+from ml_service.settings import Env
+from tests.conftest import REPO_ROOT, free_port
 
 DOCS = REPO_ROOT / "docs"
 EXECUTED = ["lifecycle.md", "bring-your-own-model.md"]

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from diabetes_regression.parameters import load_parameters
-from ml_service.datasets import DatasetRegistry, parse_dataset_ref
+from ml_service.data.datasets import DatasetRegistry, parse_dataset_ref
 from ml_service.errors import DatasetNotFoundError, DataValidationError, MlopsError
-from ml_service.util.env_variables import load_env
+from ml_service.settings import load_env
 from tests.conftest import BAD_EXAMPLES, DIABETES_CSV
 
 CHECKS = load_parameters().data

@@ -8,14 +8,14 @@ import pytest
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from ml_service.datasets import DatasetRegistry
+from ml_service.data.datasets import DatasetRegistry
 from ml_service.errors import StepFailedError
-from ml_service.model_registry import lineage
 from ml_service.pipelines import run_train_pipeline
 from ml_service.pipelines.diabetes_regression_build_train_pipeline import main as build_main
 from ml_service.pipelines.local_orchestrator import CANCELLED, COMPLETED
-from ml_service.tracking import configure_tracking
-from ml_service.util.env_variables import load_env
+from ml_service.registry.models import lineage
+from ml_service.settings import load_env
+from ml_service.tracking.store import configure_tracking
 from tests.conftest import BAD_EXAMPLES, DIABETES_CSV
 
 MODEL = "diabetes_regression_model"

@@ -8,15 +8,11 @@ import pytest
 
 from ml_service.errors import PipelineNotFoundError
 from ml_service.pipelines import run_train_pipeline
-from ml_service.pipelines.diabetes_regression_build_train_pipeline import (
-    build_pipeline,
-)
-from ml_service.pipelines.diabetes_regression_build_train_pipeline import (
-    main as build_main,
-)
+from ml_service.pipelines.diabetes_regression_build_train_pipeline import main as build_main
 from ml_service.pipelines.published import find, publish
-from ml_service.registry_db import published_pipelines, registry_engine
-from ml_service.util.env_variables import load_env
+from ml_service.pipelines.training import build_pipeline
+from ml_service.registry.database import published_pipelines, registry_engine
+from ml_service.settings import load_env
 
 
 @pytest.mark.usefixtures("workspace")

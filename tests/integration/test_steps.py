@@ -9,8 +9,9 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml_service.tracking import configure_tracking
-from ml_service.util.env_variables import load_env
+from ml_service.pipelines.contracts import DatasetRef, TrainOutput
+from ml_service.settings import load_env
+from ml_service.tracking.store import configure_tracking
 from tests.conftest import BAD_EXAMPLES, DIABETES_CSV, run_module
 
 TRAIN = "diabetes_regression.training.train_aml"
@@ -93,8 +94,17 @@ def test_evaluate_and_register_steps(subprocess_env: dict[str, str], tmp_path: P
     assert set(champion.tags) >= {"mse", "rmse", "mae", "r2", "git_commit"}
     assert "BuildId" not in champion.tags
 
-    again = run_module(
+    # The same run again: not better than itself, so nothing is registered; a run
+    # that may not cancel is refused, since a run gives at most one version.
+    cancelled = run_module(
         REGISTER, ["--model_name", MODEL, "--step_input", str(output)], subprocess_env
+    )
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "already diabetes_regression_model version 1" in cancelled.stderr
+    again = run_module(
+        REGISTER,
+        ["--model_name", MODEL, "--step_input", str(output), "--allow_run_cancel", "false"],
+        subprocess_env,
     )
     assert again.returncode == 1
     assert again.stderr.strip().splitlines()[-1].startswith("error: the model of run ")
@@ -135,7 +145,7 @@ def test_build_id_and_uri_are_tagged(subprocess_env: dict[str, str], tmp_path: P
         (EVALUATE, ["--model_name", "m", "--step_input", "nowhere"], "nowhere/train_output.json not found"),
         (EVALUATE, ["--model_name", "m", "--step_input", "x", "--allow_run_cancel", "maybe"],
          "expected true or false, got 'maybe'"),
-        (REGISTER, ["--model_name", "m", "--step_input", "nowhere"], "must be the output of the Train model step"),
+        (REGISTER, ["--model_name", "m", "--step_input", "nowhere"], "must be the output folder of the Train model step"),
     ],
 )  # fmt: skip
 def test_step_mistakes_are_one_line(
@@ -146,3 +156,26 @@ def test_step_mistakes_are_one_line(
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last
+
+
+@pytest.mark.parametrize("module", [EVALUATE, REGISTER])
+def test_a_step_refuses_another_model_s_training(
+    subprocess_env: dict[str, str], tmp_path: Path, module: str
+) -> None:
+    TrainOutput(
+        model_name=MODEL,
+        model_uri="models:/m-0",
+        model_run_id="r",
+        step_run_id="r",
+        reused=False,
+        dataset=DatasetRef(name="diabetes_ds", version=1, digest="0" * 64),
+        metrics={"mse": 1.0},
+        git_commit="unknown",
+        cache_key="k",
+    ).write(tmp_path / "trained")
+    done = run_module(
+        module, ["--model_name", "other", "--step_input", str(tmp_path / "trained")], subprocess_env
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "--model_name 'other' disagrees" in done.stderr.strip().splitlines()[-1]

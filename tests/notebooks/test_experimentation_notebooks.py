@@ -14,8 +14,8 @@ import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml_service import notebooks
-from ml_service.steps import TAG_PARENT_RUN_ID
+from ml_service.project import notebooks
+from ml_service.registry.tags import RunTag
 
 PLAIN = "Diabetes Ridge Regression Training.ipynb"
 TRACKED = "Diabetes Ridge Regression Training MLflow.ipynb"
@@ -72,7 +72,7 @@ def test_committed_notebooks_have_no_outputs(path: Path) -> None:
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, (
-                f"{path.name} has outputs: run `python -m ml_service.notebooks strip`"
+                f"{path.name} has outputs: run `python -m ml_service.project.notebooks strip`"
             )
 
 
@@ -125,7 +125,7 @@ def test_sweep_notebook_logs_one_nested_run_per_alpha_and_a_comparison(
     experiment = executed.client.get_experiment_by_name(EXPERIMENT)
     children = executed.client.search_runs(
         [experiment.experiment_id],
-        filter_string=f"tags.`{TAG_PARENT_RUN_ID}` = '{parent.info.run_id}'",
+        filter_string=f"tags.`{RunTag.PARENT_RUN_ID}` = '{parent.info.run_id}'",
     )
     assert sorted(float(c.data.params["alpha"]) for c in children) == sorted(map(float, alphas))
     assert all("mse" in c.data.metrics for c in children)

@@ -74,8 +74,8 @@ def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     Creating MLflow's schema takes seconds; copying a template takes milliseconds.
     """
-    from ml_service.registry_db import engine_for
-    from ml_service.team import record_settings
+    from ml_service.registry.database import engine_for
+    from ml_service.team.settings import record_settings
 
     with new_database() as name:
         url = pg_url(name)

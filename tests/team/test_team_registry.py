@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from diabetes_regression.parameters import load_parameters
-from ml_service.datasets import DatasetRegistry
+from ml_service.data.datasets import DatasetRegistry
 from ml_service.pipelines.definition import PipelineSpec, StepSpec
 from ml_service.pipelines.published import find, publish
-from ml_service.registry_db import VERSION_TABLE, engine_for, metadata, model_lock
+from ml_service.registry.database import VERSION_TABLE, engine_for, metadata, model_lock
 from tests.team.team_support import DIABETES_CSV, pg_url
 
 pytestmark = pytest.mark.team

@@ -6,6 +6,7 @@ These start a real MLflow server (subprocess) on a fresh database per test.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +15,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy import create_engine, inspect, text
 
-from tests.team.team_support import DIABETES_CSV, SECRET, Server, base_env, mlops, pg_url
+from ml_service.data.collected import read_collected
+from ml_service.serving.smoke_test import call_scoring_service
+from tests.conftest import free_port
+from tests.team.team_support import DIABETES_CSV, MLOPS, SECRET, Server, base_env, mlops, pg_url
 
 pytestmark = [pytest.mark.team, pytest.mark.slow]
 
 
-def test_teammates_share_runs_models_datasets_and_pipelines_and_no_secret_leaks(
+def test_teammates_share_runs_models_datasets_pipelines_collected_data_and_no_secret_leaks(
     mlflow_server: Server, server_database: str, tmp_path: Path
 ) -> None:
     alice = base_env(tmp_path / "alice", MLFLOW_TRACKING_URI=mlflow_server.url)
@@ -63,6 +67,28 @@ def test_teammates_share_runs_models_datasets_and_pipelines_and_no_secret_leaks(
     again = mlops(["run"], bob)  # latest dataset version, through the shared registry
     assert again.returncode == 0, again.stderr
     assert "not better than champion v1" in again.stdout
+
+    # Bob serves the champion: what it collects lands in the team's shared datastore.
+    port = free_port()
+    service = subprocess.Popen(
+        [MLOPS, "serve", "--port", str(port)],
+        env=bob,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        answer = call_scoring_service(f"http://127.0.0.1:{port}", attempts=120, wait_seconds=0.5)
+        assert len(answer) == 2
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, service_log = service.communicate(timeout=60)
+    assert service.returncode == 0, service_log
+    collected = mlflow_server.artifacts / "datastore" / "collected" / "diabetes_regression_model"
+    records = read_collected(
+        str(mlflow_server.artifacts / "datastore"), "diabetes_regression_model"
+    )
+    assert collected.is_dir() and len(records) == 1
+    assert not (tmp_path / "bob" / "datastore").exists()
 
     # The project's tables live in the server's database, beside MLflow's.
     engine = create_engine(pg_url(server_database))

@@ -13,10 +13,12 @@ from mlflow.tracking import MlflowClient
 
 from diabetes_regression.evaluate.evaluate_model import compare
 from diabetes_regression.parameters import load_parameters
-from ml_service import model_registry, stale_runs, tracking
 from ml_service.errors import AlreadyRegisteredError, SettingsError, TrackingUnavailableError
-from ml_service.server import artifacts_location, prepare_server, server_command
-from ml_service.util.uris import is_database, is_http, mask_password, mask_secrets, strip_password
+from ml_service.pipelines import stale_runs
+from ml_service.registry import models as model_registry
+from ml_service.team.server import artifacts_location, prepare_server, server_command
+from ml_service.tracking import store as tracking
+from ml_service.uris import is_database, is_http, mask_password, strip_password
 
 
 @pytest.mark.parametrize(
@@ -35,7 +37,7 @@ def test_mask_password(uri: str, masked: str) -> None:
 
 def test_secrets_in_free_text_are_masked_and_stripped_uris_keep_the_user() -> None:
     text = "failed: (postgresql://a:b3@c/d) and 'http://q:w@e:1/x'"
-    assert mask_secrets(text) == "failed: (postgresql://a:***@c/d) and 'http://q:***@e:1/x'"
+    assert mask_password(text) == "failed: (postgresql://a:***@c/d) and 'http://q:***@e:1/x'"
     assert strip_password("postgresql://u:pw@h:5432/db") == "postgresql://u@h:5432/db"
     assert strip_password("postgresql://u@h/db") == "postgresql://u@h/db"
 

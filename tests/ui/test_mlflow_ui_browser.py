@@ -22,11 +22,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml_service.steps import TAG_PARENT_RUN_ID
-from ml_service.tracking import REPO_ROOT
-from ml_service.ui import ui_command
-from ml_service.util.env_variables import Env
-from tests.conftest import free_port
+from ml_service.registry.tags import RunTag
+from ml_service.settings import Env
+from ml_service.tracking.ui import ui_command
+from tests.conftest import REPO_ROOT, free_port
 
 CHROMIUM = Path(os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium"))
 # What a root, network-less sandbox needs: no setuid sandbox, no GPU, no calls home.
@@ -106,8 +105,8 @@ def running_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUI]:
     client = MlflowClient(uri, uri)
     experiment = client.get_experiment_by_name(env.experiment_name)
     runs = client.search_runs([experiment.experiment_id])
-    (parent,) = [r for r in runs if TAG_PARENT_RUN_ID not in r.data.tags]
-    children = [r.info.run_name for r in runs if TAG_PARENT_RUN_ID in r.data.tags]
+    (parent,) = [r for r in runs if RunTag.PARENT_RUN_ID not in r.data.tags]
+    children = [r.info.run_name for r in runs if RunTag.PARENT_RUN_ID in r.data.tags]
 
     port = free_port()
     log = root / "mlflow-ui.log"

@@ -13,8 +13,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml_service.tracking import REPO_ROOT
-from ml_service.util.env_variables import Env
+from ml_service.settings import Env
+from tests.conftest import REPO_ROOT
 
 MLOPS = Path(sys.executable).with_name("mlops")
 

@@ -7,8 +7,7 @@ import pytest
 from PIL import Image
 
 from diabetes_regression.training.plots import PREDICTED_VS_ACTUAL, RESIDUALS, prediction_figures
-from ml_service.pipelines.local_orchestrator import TAG_NOTE
-from ml_service.steps import TAG_PARENT_RUN_ID, TAG_STEP
+from ml_service.registry.tags import RunTag
 
 
 def _runs(described_run):  # type: ignore[no-untyped-def]
@@ -18,16 +17,16 @@ def _runs(described_run):  # type: ignore[no-untyped-def]
 
 def test_description_is_the_parent_runs_note(described_run) -> None:  # type: ignore[no-untyped-def]
     runs = _runs(described_run)
-    parents = [r for r in runs if TAG_PARENT_RUN_ID not in r.data.tags]
+    parents = [r for r in runs if RunTag.PARENT_RUN_ID not in r.data.tags]
     assert len(parents) == 1
     tags = parents[0].data.tags
-    assert tags[TAG_NOTE] == described_run.description
+    assert tags[RunTag.NOTE] == described_run.description
     assert tags["mlops.git_commit"]
     assert tags["mlops.git_dirty"] in ("true", "false")
 
 
 def test_train_step_logs_prediction_plots_as_png(described_run) -> None:  # type: ignore[no-untyped-def]
-    train = [r for r in _runs(described_run) if r.data.tags.get(TAG_STEP) == "train"]
+    train = [r for r in _runs(described_run) if r.data.tags.get(RunTag.STEP) == "train"]
     assert len(train) == 1
     run_id = train[0].info.run_id
     names = {a.path for a in described_run.client.list_artifacts(run_id, "plots")}

@@ -1,4 +1,4 @@
-"""`mlops ui` builds the right server command; `python -m ml_service.notebooks run` reports."""
+"""`mlops ui` builds the right server command; `python -m ml_service.project.notebooks run` reports."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from ml_service import notebooks, ui
 from ml_service.cli import cli
-from ml_service.util.env_variables import Env
+from ml_service.project import notebooks
+from ml_service.settings import Env
+from ml_service.tracking import ui
 
 
 def test_ui_command_serves_the_workspace_store(tmp_path: Path) -> None:

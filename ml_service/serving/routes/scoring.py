@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from ml_service.collected_data import ScoredRequest
+from ml_service.data.collected import ScoredRequest
 from ml_service.errors import PayloadTooLargeError, UnsupportedMediaTypeError
+from ml_service.models.scoring import ScoredBatch, score_azure_body, score_mlflow_body
 from ml_service.serving.deps import ScoringContextDep, ServingContext
 from ml_service.serving.schemas import (
     ErrorResponse,
@@ -19,7 +20,6 @@ from ml_service.serving.schemas import (
     invocations_request_schema,
     score_request_schema,
 )
-from ml_service.serving.scoring import ScoredBatch, score_azure_body, score_mlflow_body
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed body or too many rows: says what."},

@@ -15,7 +15,7 @@ import uvicorn
 from ml_service.serving.app import create_app
 from ml_service.serving.deps import ServingContext
 from ml_service.serving.server import build_context, uvicorn_config
-from ml_service.util.env_variables import load_env
+from ml_service.settings import load_env
 from tests.integration.serving.diabetes_model import RegisteredModel, register_diabetes_model
 
 SCORING_KEY = "test-key-7f3a9c2e51b84d06a1e2"

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from ml_service.cli import cli
-from ml_service.util import smoke_test_scoring_service as smoke
+from ml_service.serving import smoke_test as smoke
+from tests.conftest import run_module
 from tests.integration.serving.conftest import SCORING_KEY
 
 
@@ -52,6 +53,15 @@ def test_serve_refuses_port_zero(registered_model, monkeypatch):
 def test_smoke_test_passes_against_the_service(service):
     assert smoke.main(["--url", service.url]) == 0
     assert smoke.main(["--url", f"{service.url}/score"]) == 0
+
+
+def test_mlopspython_smoke_test_command(service, subprocess_env):
+    # MLOpsPython's module path, as CD pipelines call it.
+    done = run_module(
+        "ml_service.util.smoke_test_scoring_service", ["--url", service.url], subprocess_env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "smoke test passed" in done.stderr
 
 
 def test_smoke_test_with_key(keyed_service):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import requests
 
-from ml_service.collected_data import collected_dir, collected_frame, read_collected
+from ml_service.data.collected import collected_frame, read_collected
 from tests.conftest import free_port
 from tests.integration.serving.conftest import SAMPLE, run_service
 from tests.integration.serving.diabetes_model import FEATURES
@@ -41,7 +41,7 @@ def test_concurrent_requests_are_all_collected_on_shutdown(registered_model, tmp
     datastore = tmp_path / "datastore"
     with run_service(registered_model.workspace, mlops_datastore_uri=str(datastore)) as running:
         request_ids = _post_all(running.url, REQUESTS)
-    records = read_collected(datastore, registered_model.name)
+    records = read_collected(str(datastore), registered_model.name)
     assert sorted(r["request_id"] for r in records) == sorted(request_ids)
     record = records[0]
     assert record["model_name"] == registered_model.name
@@ -49,8 +49,8 @@ def test_concurrent_requests_are_all_collected_on_shutdown(registered_model, tmp
     assert record["features"] == list(FEATURES)
     assert len(record["inputs"]) == len(record["predictions"]) == 1
     today = datetime.now(UTC).date().isoformat()
-    assert (collected_dir(datastore, registered_model.name) / f"date={today}").is_dir()
-    frame = collected_frame(datastore, registered_model.name)
+    assert (datastore / "collected" / registered_model.name / f"date={today}").is_dir()
+    frame = collected_frame(str(datastore), registered_model.name)
     assert len(frame) == REQUESTS
     assert sorted(frame["AGE"]) == [float(i) for i in range(REQUESTS)]
     assert np.isfinite(frame["prediction"]).all()
@@ -69,7 +69,7 @@ def test_rejected_requests_are_not_collected(registered_model, tmp_path):
     datastore = tmp_path / "datastore"
     with run_service(registered_model.workspace, mlops_datastore_uri=str(datastore)) as running:
         requests.post(f"{running.url}/score", json={"data": [[1]]}, timeout=10)
-    assert read_collected(datastore, registered_model.name) == []
+    assert read_collected(str(datastore), registered_model.name) == []
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_sigterm_flushes_every_accepted_request(service_process, registered_mode
     process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then re-raises the signal it caught.
     assert process.wait(30) in (0, -signal.SIGTERM)
-    records = read_collected(datastore, registered_model.name)
+    records = read_collected(str(datastore), registered_model.name)
     assert sorted(r["request_id"] for r in records) == sorted(request_ids)
 
 
@@ -122,14 +122,14 @@ def test_files_stay_readable_after_a_hard_kill(service_process, registered_model
     request_ids = set(_post_all(url, REQUESTS))
     # The writer flushes batch by batch without waiting for shutdown: wait until it has.
     for _ in range(200):
-        if len(read_collected(datastore, registered_model.name)) == REQUESTS:
+        if len(read_collected(str(datastore), registered_model.name)) == REQUESTS:
             break
         time.sleep(0.05)
     process.kill()
     process.wait(30)
     # A crash mid-write leaves at most a partial last line; simulate one.
-    [part] = collected_dir(datastore, registered_model.name).glob("date=*/part-*.jsonl")
+    [part] = (datastore / "collected" / registered_model.name).glob("date=*/part-*.jsonl")
     with part.open("ab") as out:
         out.write(b'{"time": "2026-01-01T00:00:00+00:00", "request_id": "cut-sh')
-    records = read_collected(datastore, registered_model.name)
+    records = read_collected(str(datastore), registered_model.name)
     assert {r["request_id"] for r in records} == request_ids

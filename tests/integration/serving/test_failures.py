@@ -7,7 +7,7 @@ import dataclasses
 import requests
 
 from ml_service.serving.server import build_context
-from ml_service.util.env_variables import load_env
+from ml_service.settings import load_env
 from tests.integration.serving.conftest import SAMPLE, serve_context
 
 

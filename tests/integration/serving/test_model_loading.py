@@ -13,14 +13,14 @@ from sklearn.linear_model import Ridge
 
 from diabetes_regression.scoring import score
 from ml_service.errors import ModelLoadError, ScoringInputError
-from ml_service.serving.model import (
+from ml_service.models.load import load_model
+from ml_service.models.resolve import (
     _MODELS_URI,
     _resolve_with_mlflow,
     default_model_uri,
-    load_model,
     resolve_model_uri,
 )
-from ml_service.util.env_variables import load_env
+from ml_service.settings import load_env
 from tests.integration.serving.conftest import SAMPLE
 from tests.integration.serving.diabetes_model import FEATURES
 
@@ -168,7 +168,7 @@ def test_score_py_reads_azureml_model_dir(registered_model, monkeypatch):
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(registered_model.local_dir))
     monkeypatch.setattr(score, "model", None)
     score.init()
-    assert score.model.features == score.FEATURES
+    assert score.model.features == FEATURES
     assert score.input_sample.shape == (2, 10)
     assert len(score.run(json.dumps({"data": score.input_sample.tolist()}))["result"]) == len(
         score.output_sample

@@ -6,7 +6,7 @@ import pytest
 
 from ml_service.errors import SettingsError
 from ml_service.serving.settings import read_scoring_key, serving_settings
-from ml_service.util.env_variables import load_env
+from ml_service.settings import load_env
 
 GOOD_KEY = "k" * 8 + "-0123456789abcdef"
 

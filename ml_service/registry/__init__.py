@@ -1,0 +1,1 @@
+"""Registries: the project's database (datasets, pipelines, locks) and MLflow's model registry."""

@@ -1,0 +1,123 @@
+"""Collected data: the writer thread, the line format, and readers that survive a crash."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import fsspec
+import numpy as np
+import pytest
+
+from ml_service.data.collected import (
+    DataCollector,
+    ScoredRequest,
+    collected_frame,
+    collected_path,
+    read_collected,
+)
+from ml_service.errors import CollectedDataError
+
+
+def _record(day: date, request_id: str, rows: int = 1) -> ScoredRequest:
+    return ScoredRequest(
+        time=datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+        request_id=request_id,
+        model_name="m",
+        model_version="3",
+        features=("A", "B"),
+        inputs=np.arange(rows * 2, dtype=np.float64).reshape(rows, 2),
+        predictions=np.arange(rows, dtype=np.float64),
+    )
+
+
+def test_records_are_written_by_day_and_read_back(tmp_path):
+    store = str(tmp_path)
+    collector = DataCollector(store, "m")
+    collector.start()
+    days = [date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 2)]
+    for i, day in enumerate(days):
+        collector.collect(_record(day, f"r{i}", rows=2))
+    collector.close()
+    assert collector.written == 3
+    folder = tmp_path / "collected" / "m"
+    assert collected_path(store, "m") == str(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["date=2026-01-01", "date=2026-01-02"]
+    # On a local disk a writer appends to one file a day.
+    assert len(list((folder / "date=2026-01-02").iterdir())) == 1
+    records = read_collected(store, "m")
+    assert [r["request_id"] for r in records] == ["r0", "r1", "r2"]
+    assert records[0]["inputs"] == [[0.0, 1.0], [2.0, 3.0]]
+    assert records[0]["model_version"] == "3"
+    assert [r["request_id"] for r in read_collected(store, "m", since=date(2026, 1, 2))] == [
+        "r1",
+        "r2",
+    ]
+    assert [r["request_id"] for r in read_collected(store, "m", until=date(2026, 1, 1))] == ["r0"]
+    frame = collected_frame(store, "m")
+    assert list(frame.columns) == ["A", "B", "prediction", "time", "request_id", "model_version"]
+    assert len(frame) == 6
+
+
+def test_reader_skips_a_partial_last_line(tmp_path):
+    folder = tmp_path / "collected" / "m" / "date=2026-01-01"
+    folder.mkdir(parents=True)
+    (folder / "part-1.jsonl").write_bytes(_record(date(2026, 1, 1), "ok").to_json_line() + b'{"ti')
+    assert [r["request_id"] for r in read_collected(str(tmp_path), "m")] == ["ok"]
+
+
+def test_reader_refuses_a_corrupt_complete_line(tmp_path):
+    folder = tmp_path / "collected" / "m" / "date=2026-01-01"
+    folder.mkdir(parents=True)
+    (folder / "part-1.jsonl").write_bytes(b"not json\n")
+    with pytest.raises(CollectedDataError, match="line 1"):
+        read_collected(str(tmp_path), "m")
+
+
+def test_nothing_collected_reads_as_empty(tmp_path):
+    assert read_collected(str(tmp_path), "m") == []
+    assert collected_frame(str(tmp_path), "m").empty
+
+
+def test_write_failures_are_counted_not_raised(tmp_path):
+    blocker = tmp_path / "collected"
+    blocker.write_text("a file where a folder should be")
+    collector = DataCollector(str(tmp_path), "m")
+    collector.start()
+    collector.collect(_record(date(2026, 1, 1), "lost"))
+    collector.close()
+    assert (collector.written, collector.failed) == (0, 1)
+
+
+def test_close_without_start_is_harmless(tmp_path):
+    DataCollector(str(tmp_path), "m").close()
+
+
+def test_writers_sharing_a_store_never_share_a_file(tmp_path):
+    store = str(tmp_path)
+    writers = [DataCollector(store, "m") for _ in range(3)]
+    for number, writer in enumerate(writers):
+        writer.start()
+        writer.collect(_record(date(2026, 1, 1), f"w{number}"))
+        writer.close()
+    files = list((tmp_path / "collected" / "m" / "date=2026-01-01").iterdir())
+    assert len(files) == 3
+    assert sorted(r["request_id"] for r in read_collected(store, "m")) == ["w0", "w1", "w2"]
+
+
+def test_an_object_store_gets_one_file_per_batch_and_reads_back():
+    # fsspec's in-memory filesystem stands for a remote store (abfs://, s3://): no appends.
+    store = "memory://collect-test/store"
+    collector = DataCollector(store, "m")
+    collector.start()
+    collector.collect(_record(date(2026, 1, 1), "a"))
+    collector.close()
+    second = DataCollector(store, "m")
+    second.start()
+    second.collect(_record(date(2026, 1, 1), "b"))
+    second.close()
+    fs = fsspec.filesystem("memory")
+    files = fs.glob("/collect-test/store/collected/m/date=2026-01-01/*.jsonl")
+    assert len(files) == 2
+    assert collector.location == "memory:///collect-test/store/collected/m"
+    assert [r["request_id"] for r in read_collected(store, "m")] in (["a", "b"], ["b", "a"])
+    fs.rm("/collect-test", recursive=True)
