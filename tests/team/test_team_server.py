@@ -82,7 +82,7 @@ def test_teammates_share_runs_models_datasets_pipelines_collected_data_and_no_se
     finally:
         service.send_signal(signal.SIGTERM)
         _, service_log = service.communicate(timeout=60)
-    assert service.returncode == 0, service_log
+    assert service.returncode in (0, -signal.SIGTERM), service_log  # uvicorn re-raises it
     collected = mlflow_server.artifacts / "datastore" / "collected" / "diabetes_regression_model"
     records = read_collected(
         str(mlflow_server.artifacts / "datastore"), "diabetes_regression_model"
