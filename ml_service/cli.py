@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ml_service.errors import MlopsError
+from ml_service.pipelines.azureml.cli import endpoint_group, pipeline_group
 from ml_service.serving.server import serve_command
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def cli(verbose: bool) -> None:
 
 
 cli.add_command(serve_command)
+cli.add_command(pipeline_group)
+cli.add_command(endpoint_group)
 
 
 def main(argv: list[str] | None = None) -> None:

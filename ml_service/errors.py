@@ -76,3 +76,15 @@ class TrackingUnavailableError(MlopsError):
 
 class TeamSettingsError(MlopsError):
     """A tracking server lacks the team settings `mlops server start` records."""
+
+
+class AzureExtraMissingError(MlopsError):
+    """An Azure ML command needs the optional `azure` packages, which are not installed."""
+
+
+class AzureWorkspaceError(MlopsError):
+    """The Azure ML workspace settings or an Azure credential are missing."""
+
+
+class AzureAssetError(MlopsError):
+    """A compiled Azure ML asset does not pass the SDK's validation, or its folder is unusable."""
