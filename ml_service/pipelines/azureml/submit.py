@@ -129,8 +129,8 @@ def submit_training(
     description: str | None = None,
     submit: bool = True,
     wait: bool = False,
-    client_factory: Callable[[Any, Workspace], Any] = ml_client,
-    credential_factory: Callable[[], Any] = default_credential,
+    client_factory: Callable[[Any, Workspace], Any] | None = None,
+    credential_factory: Callable[[], Any] | None = None,
 ) -> SubmittedJob:
     """Check, compile, validate and (unless `submit` is False) submit the training pipeline.
 
@@ -140,8 +140,8 @@ def submit_training(
         description: What the run tries and why (the job's description).
         submit: False: stop after validation (nothing is created in the workspace).
         wait: Stream the job's logs until it ends.
-        client_factory: Builds the MLClient (tests pass a recording fake).
-        credential_factory: Builds the credential (tests pass a fake).
+        client_factory: Builds the MLClient; default `ml_client` (tests pass a recording fake).
+        credential_factory: Builds the credential; default `default_credential`.
 
     Raises:
         AzureWorkspaceError: workspace settings or a credential are missing.
@@ -150,7 +150,7 @@ def submit_training(
     """
     workspace = workspace_from(env)
     ml = azure_ml()
-    credential = checked_credential(credential_factory)
+    credential = checked_credential(credential_factory or default_credential)
     spec = build_pipeline(env)
     try:
         values = with_parameters(spec, parameters)
@@ -162,7 +162,8 @@ def submit_training(
         write_assets(compiled, out_dir, validate=validate_assets)
         job = ml.load_job(source=out_dir / PIPELINE_FILE)
         for name, value in values.items():
-            job.inputs[name] = value
+            # Attribute assignment keeps the SDK's input object (item assignment would not).
+            setattr(job.inputs, name, value)
         if description:
             job.description = description
         if not submit:
@@ -170,7 +171,7 @@ def submit_training(
                 "pipeline %s %s compiled and validated; not submitted", spec.name, spec.version
             )
             return SubmittedJob(name=None, studio_url=None, status=None)
-        client = client_factory(credential, workspace)
+        client = (client_factory or ml_client)(credential, workspace)
         ensure_compute(client, out_dir / COMPUTE_FILE, env.aml_compute_cluster_name)
         created = client.jobs.create_or_update(job, experiment_name=env.experiment_name)
     log.info("submitted pipeline job %s (%s): %s", created.name, created.status, created.studio_url)
