@@ -334,3 +334,13 @@ def test_the_azure_extra_is_declared_and_pinned() -> None:
     lock = set((REPO_ROOT / "requirements.lock").read_text().split())
     assert {line.split("==")[0] for line in azure} >= {"azure-ai-ml", "azure-identity", "adlfs"}
     assert all(line in lock for line in azure), "pin the azure extra in requirements.lock too"
+
+
+def test_submit_command_prints_the_job(azure_env: Env, clients: list[FakeMLClient]) -> None:
+    result = CliRunner().invoke(
+        cli, ["pipeline", "submit", "--target", "azureml", "--model-name", "other_model"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "submitted job-1 (NotStarted): studio://job-1"
+    job, _ = clients[0].calls[-1][1]
+    assert job._to_rest_object().properties.inputs["model_name"].value == "other_model"
