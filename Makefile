@@ -16,7 +16,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,azure]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## create the environment (.venv) from the pinned requirements

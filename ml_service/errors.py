@@ -80,3 +80,15 @@ class TeamSettingsError(MlopsError):
 
 class StepContractError(MlopsError):
     """A step's input folder lacks the output of the step before it, or holds an invalid one."""
+
+
+class AzureExtraMissingError(MlopsError):
+    """An Azure ML command needs the optional `azure` packages, which are not installed."""
+
+
+class AzureWorkspaceError(MlopsError):
+    """The Azure ML workspace settings or an Azure credential are missing."""
+
+
+class AzureAssetError(MlopsError):
+    """A compiled Azure ML asset does not pass the SDK's validation, or its folder is unusable."""

@@ -7,11 +7,16 @@ existing `.env` keeps working; the workspace and tracking variables are ours.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ml_service.errors import SettingsError
+
+# Azure ML's rules for compute names, and for endpoint names (which also end in a letter or digit).
+AML_NAME = r"^[A-Za-z][A-Za-z0-9-]{1,31}$"
+ENDPOINT_NAME = r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$"
 
 
 class Env(BaseSettings):
@@ -110,14 +115,64 @@ class Env(BaseSettings):
         description="Send the service's traces and logs to Azure Monitor (Application Insights).",
     )
 
-    # Azure ML workspace, used only by the Azure path.
+    # Azure ML, used only by the Azure path (`mlops pipeline|endpoint ... --target azureml`).
+    # Names and defaults are MLOpsPython's where it has them.
     workspace_name: str | None = Field(default=None, description="Azure ML workspace.")
     resource_group: str | None = Field(
         default=None, description="Azure resource group of the workspace."
     )
     subscription_id: str | None = Field(default=None, description="Azure subscription id.")
-    aml_compute_cluster_name: str | None = Field(
-        default=None, description="Azure ML compute cluster the pipeline runs on."
+    aml_compute_cluster_name: str = Field(
+        default="train-cluster",
+        pattern=AML_NAME,
+        description="Azure ML compute cluster the pipeline runs on (created if missing).",
+    )
+    aml_compute_cluster_cpu_sku: str = Field(
+        default="STANDARD_DS2_V2", min_length=1, description="VM size of the compute cluster."
+    )
+    aml_cluster_min_nodes: int = Field(
+        default=0, ge=0, description="Nodes the cluster keeps when idle (0: no cost when idle)."
+    )
+    aml_cluster_max_nodes: int = Field(default=4, gt=0, description="Most nodes of the cluster.")
+    aml_cluster_priority: Literal["lowpriority", "dedicated"] = Field(
+        default="lowpriority",
+        description="`lowpriority` (cheaper, may be preempted) or `dedicated` cluster nodes.",
+    )
+    aml_env_name: str = Field(
+        default="diabetes_regression_training_env",
+        min_length=1,
+        description="Azure ML environment of the steps and the scoring script.",
+    )
+    aml_env_train_conda_dep_file: str = Field(
+        default="conda_dependencies.yml",
+        min_length=1,
+        description="Conda file of that environment, in SOURCES_DIR_TRAIN.",
+    )
+    aml_env_base_image: str = Field(
+        default="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
+        min_length=1,
+        description="Docker base image the Azure ML environment is built on.",
+    )
+    score_script: str = Field(
+        default="scoring/score.py",
+        min_length=1,
+        description="Scoring script (`init()`/`run()`) of the endpoints, in SOURCES_DIR_TRAIN.",
+    )
+    aml_online_endpoint_name: str = Field(
+        default="diabetes-online",
+        pattern=ENDPOINT_NAME,
+        description="Managed online endpoint (unique in the Azure region).",
+    )
+    aml_online_instance_type: str = Field(
+        default="Standard_DS3_v2", min_length=1, description="VM size of the online deployment."
+    )
+    aml_online_instance_count: int = Field(
+        default=1, gt=0, description="Instances of the online deployment."
+    )
+    aml_batch_endpoint_name: str = Field(
+        default="diabetes-batch",
+        pattern=ENDPOINT_NAME,
+        description="Batch endpoint (unique in the Azure region).",
     )
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,10 +44,24 @@ def init(model_uri: str | None = None) -> None:
     """
     global model, max_rows
     env = load_env()
-    uri = model_uri or os.environ.get("AZUREML_MODEL_DIR") or default_model_uri(env)
+    model_dir = os.environ.get("AZUREML_MODEL_DIR")
+    uri = model_uri or (model_dir and mlflow_model_folder(model_dir)) or default_model_uri(env)
     model = load_model(resolve_model_uri(uri, env))
     max_rows = env.scoring_max_rows
     log.info("loaded %s version %s", model.name, model.version)
+
+
+def mlflow_model_folder(model_dir: str) -> str:
+    """The MLflow model folder in AZUREML_MODEL_DIR: itself, or its one subfolder holding MLmodel.
+
+    Azure ML mounts a registered MLflow model's files one folder down (the
+    artifact path it was logged under, e.g. `model/`).
+    """
+    root = Path(model_dir)
+    if (root / "MLmodel").is_file():
+        return model_dir
+    found = sorted(path.parent for path in root.glob("*/MLmodel"))
+    return str(found[0]) if len(found) == 1 else model_dir
 
 
 def run(raw_data: str | bytes) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from ml_service.cli.bootstrap import bootstrap_command
 from ml_service.cli.data import data_group
 from ml_service.cli.group import MlopsGroup, configure_logging
 from ml_service.cli.model import model_group
+from ml_service.cli.pipeline import endpoint_group, pipeline_group
 from ml_service.cli.run import run_command
 from ml_service.cli.serve import serve_command
 from ml_service.cli.server import server_group
@@ -29,6 +30,8 @@ for command in (
     ui_command,
     bootstrap_command,
     server_group,
+    pipeline_group,
+    endpoint_group,
 ):
     cli.add_command(command)
 

@@ -3,9 +3,11 @@
     python -m ml_service.pipelines.run_train_pipeline [--model_name NAME] \
         [--dataset_version V] [--data_file_path FILE] [--caller_run_id ID] \
         [--output_pipeline_id_file FILE] [--skip_train_execution] [--isolate_steps] \
-        [--description TEXT]
+        [--description TEXT] [--target local|azureml]
 
-The pipeline is looked up by TRAINING_PIPELINE_NAME and BUILD_BUILDID.
+The pipeline is looked up by TRAINING_PIPELINE_NAME and BUILD_BUILDID. With
+`--target azureml` it is compiled and submitted to the Azure ML workspace instead
+(`ml_service.pipelines.azureml.submit`).
 """
 
 from __future__ import annotations
@@ -37,12 +39,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--description", default=None, help="What this run tries and why (the run's note)."
     )
+    parser.add_argument(
+        "--target",
+        choices=("local", "azureml"),
+        default="local",
+        help="Run here, or submit to the Azure ML workspace the settings name.",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> PipelineRunResult | None:
     """Find the pipeline, write its id if asked, and run it unless told to skip."""
     args = parse_args(argv)
+    if args.target == "azureml":
+        from ml_service.pipelines.azureml.submit import run_train_pipeline_on_azureml
+
+        run_train_pipeline_on_azureml(args)
+        return None
     env = load_env()
     published = find_published(env)
     log.info(

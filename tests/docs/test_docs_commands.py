@@ -24,7 +24,7 @@ from ml_service.settings import Env
 from tests.conftest import REPO_ROOT, free_port
 
 DOCS = REPO_ROOT / "docs"
-EXECUTED = ["lifecycle.md", "bring-your-own-model.md"]
+EXECUTED = ["lifecycle.md", "bring-your-own-model.md", "azure.md"]
 REQUIRED = [
     "getting-started.md",
     "lifecycle.md",
@@ -97,6 +97,14 @@ def test_bring_your_own_model_commands_bootstrap_and_run(tmp_path: Path) -> None
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "registered my_project_model version 1, now @champion" in completed.stdout
     assert (tmp_path / "my_project" / "my_project" / "training" / "train_aml.py").is_file()
+
+
+def test_azure_compile_commands_run_offline(tmp_path: Path) -> None:
+    root = _checkout_copy(tmp_path)
+    completed = _run_page("azure.md", root)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert (root / "build" / "azureml" / "pipeline.yml").is_file()
+    assert (root / "build" / "azureml-endpoints" / "online-deployment-blue.yml").is_file()
 
 
 def _all_docs_text() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import mlflow
 import numpy as np
@@ -173,3 +174,15 @@ def test_score_py_reads_azureml_model_dir(registered_model, monkeypatch):
     assert len(score.run(json.dumps({"data": score.input_sample.tolist()}))["result"]) == len(
         score.output_sample
     )
+
+
+def test_score_py_finds_the_mlflow_model_one_folder_down(registered_model, monkeypatch, tmp_path):
+    # Azure ML mounts a registered MLflow model under AZUREML_MODEL_DIR/<artifact path>/.
+    mounted = tmp_path / "azureml-models" / "diabetes_regression_model" / "3"
+    shutil.copytree(registered_model.local_dir, mounted / "model")
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(registered_model.workspace))
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(mounted))
+    monkeypatch.setattr(score, "model", None)
+    score.init()
+    assert score.model is not None and score.model.features == score.FEATURES
+    assert score.mlflow_model_folder(str(tmp_path)) == str(tmp_path)

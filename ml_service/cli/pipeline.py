@@ -1,0 +1,163 @@
+"""`mlops pipeline` and `mlops endpoint`: compile for Azure ML, validate offline, submit.
+
+`--target` and `--pipeline` offer only what compiles today; a new pipeline
+(batch scoring) is one more entry in PIPELINES.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from ml_service.pipelines.azureml.assets import CompiledAssets, write_assets
+from ml_service.settings import Env
+
+log = logging.getLogger(__name__)
+
+TARGETS = ("azureml",)
+
+
+def _training(env: Env, out_dir: Path) -> CompiledAssets:
+    from ml_service.pipelines.azureml.compiler import compile_training
+    from ml_service.pipelines.training import build_pipeline
+
+    return compile_training(build_pipeline(env), env, out_dir)
+
+
+# Pipelines `mlops pipeline compile` knows, by the name `--pipeline` takes.
+PIPELINES: dict[str, Callable[[Env, Path], CompiledAssets]] = {"training": _training}
+
+
+def _write(compiled: CompiledAssets, out_dir: Path) -> None:
+    from ml_service.pipelines.azureml.sdk import validate_assets
+
+    written = write_assets(compiled, out_dir, validate=validate_assets)
+    for path in written:
+        click.echo(str(path))
+
+
+target_option = click.option(
+    "--target",
+    type=click.Choice(TARGETS),
+    required=True,
+    help="The platform to compile for (the local twin is `mlops run`).",
+)
+
+
+@click.group("pipeline")
+def pipeline_group() -> None:
+    """The training pipeline on other platforms: compile, validate, submit."""
+
+
+@pipeline_group.command("compile")
+@target_option
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the assets to (created; files of the same names are replaced).",
+)
+@click.option(
+    "--pipeline",
+    "pipeline_name",
+    type=click.Choice(sorted(PIPELINES)),
+    default="training",
+    show_default=True,
+    help="Which pipeline.",
+)
+def compile_command(target: str, out_dir: Path, pipeline_name: str) -> None:
+    """Write Azure ML assets validated by the SDK; then `az ml job create -f OUT/pipeline.yml`."""
+    from ml_service.settings import load_env
+
+    env = load_env()
+    _write(PIPELINES[pipeline_name](env, out_dir.absolute()), out_dir)
+
+
+@pipeline_group.command("submit")
+@target_option
+@click.option("--model-name", default=None, help="Registered model name [default: MODEL_NAME].")
+@click.option(
+    "--dataset-version", default=None, help="Dataset version or latest [default: DATASET_VERSION]."
+)
+@click.option(
+    "--data-file-path",
+    default=None,
+    help="Data file the compute can read (azureml:// or abfs:// URL) to register and train on.",
+)
+@click.option("--caller-run-id", default=None, help="Id of the CI run that started this one.")
+@click.option("--description", default=None, metavar="TEXT", help="What this run tries and why.")
+@click.option("--wait", is_flag=True, help="Stream the job's logs until it ends.")
+def submit_command(
+    target: str,
+    model_name: str | None,
+    dataset_version: str | None,
+    data_file_path: str | None,
+    caller_run_id: str | None,
+    description: str | None,
+    wait: bool,
+) -> None:
+    """Compile, validate and submit the training pipeline to the workspace the settings name."""
+    from ml_service.pipelines.azureml.submit import submit_training
+    from ml_service.settings import load_env
+
+    submitted = submit_training(
+        load_env(),
+        {
+            "model_name": model_name,
+            "dataset_version": dataset_version,
+            "data_file_path": data_file_path,
+            "caller_run_id": caller_run_id,
+        },
+        description=description,
+        wait=wait,
+    )
+    click.echo(f"submitted {submitted.name} ({submitted.status}): {submitted.studio_url}")
+
+
+@click.group("endpoint")
+def endpoint_group() -> None:
+    """Endpoints for a registered model version on other platforms."""
+
+
+@endpoint_group.command("compile")
+@target_option
+@click.option("--model-version", required=True, help="Registered version of MODEL_NAME to deploy.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the assets to.",
+)
+@click.option(
+    "--deployment",
+    type=click.Choice(["blue", "green"]),
+    default="blue",
+    show_default=True,
+    help="The online deployment slot this version goes to.",
+)
+@click.option(
+    "--traffic",
+    default=None,
+    metavar="SLOT=PCT,...",
+    help="The endpoint's traffic after deploying, e.g. blue=90,green=10 [default: unchanged].",
+)
+def endpoint_compile_command(
+    target: str, model_version: str, out_dir: Path, deployment: str, traffic: str | None
+) -> None:
+    """Write the online endpoint, a blue/green deployment and the batch endpoint, validated."""
+    from ml_service.pipelines.azureml.endpoints import compile_endpoints, parse_traffic
+    from ml_service.settings import load_env
+
+    compiled = compile_endpoints(
+        load_env(),
+        model_version,
+        out_dir.absolute(),
+        slot=deployment,
+        traffic=parse_traffic(traffic) if traffic is not None else None,
+    )
+    _write(compiled, out_dir)
