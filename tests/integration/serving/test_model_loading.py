@@ -184,5 +184,5 @@ def test_score_py_finds_the_mlflow_model_one_folder_down(registered_model, monke
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(mounted))
     monkeypatch.setattr(score, "model", None)
     score.init()
-    assert score.model is not None and score.model.features == score.FEATURES
+    assert score.model is not None and score.model.features == FEATURES
     assert score.mlflow_model_folder(str(tmp_path)) == str(tmp_path)
