@@ -130,7 +130,7 @@ class Rollouts:
     def _wait_loaded(self, service: process.EndpointProcess, name: str, uri: str) -> None:
         deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline:
-            status, body = process.fetch_json(f"{service.url}/endpoint")
+            _, body = process.fetch_json(f"{service.url}/endpoint")
             if body:
                 for deployment in body["deployments"]:
                     if deployment["name"] == name and deployment["model_uri"] == uri:
@@ -352,7 +352,7 @@ class Rollouts:
             live: dict[str, Any] = {}
             health = "stopped"
             if service is not None:
-                status, body = process.fetch_json(f"{service.url}/endpoint")
+                _, body = process.fetch_json(f"{service.url}/endpoint")
                 live = body or {}
                 ready, _ = process.fetch_json(f"{service.url}/ready")
                 health = {200: "ready", 0: "not answering"}.get(ready, f"HTTP {ready}")
@@ -408,4 +408,3 @@ def previous_good(entries: list[HistoryEntry], current_uri: str) -> tuple[str, s
 
 def _uri(entry: tuple[str | None, str | None]) -> str:
     return f"models:/{entry[0]}/{entry[1]}"
-

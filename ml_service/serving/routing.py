@@ -150,7 +150,7 @@ class EndpointContext(ServingContext):
 
     _default: LoadedModel
 
-    @property  # type: ignore[override]
+    @property
     def model(self) -> LoadedModel:
         """The model of the deployment serving this request (set by RoutingMiddleware)."""
         return _current.get() or self._default

@@ -67,7 +67,10 @@ def _production_alias(workspace) -> str:
 
 
 def _served(url: str) -> list[tuple[str, str, int]]:
-    return [(d["name"], d["model_version"], d["traffic"]) for d in get_json(f"{url}/health")["deployments"]]
+    return [
+        (d["name"], d["model_version"], d["traffic"])
+        for d in get_json(f"{url}/health")["deployments"]
+    ]
 
 
 def test_deployment_lifecycle_drops_no_request(deploy_workspace):  # noqa: F811

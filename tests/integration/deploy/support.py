@@ -70,7 +70,9 @@ def register_versions(workspace: Path) -> TrainedVersions:
     finally:
         mlflow.set_tracking_uri(previous[0])  # type: ignore[arg-type]
         mlflow.set_registry_uri(previous[1])  # type: ignore[arg-type]
-        for name, value in zip(("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"), previous):
+        for name, value in zip(
+            ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"), previous, strict=True
+        ):
             if value is None:
                 os.environ.pop(name, None)
     return TrainedVersions(workspace)
@@ -83,7 +85,9 @@ def fresh_workspace(trained: TrainedVersions, folder: Path) -> Path:
     return folder
 
 
-def mlops(*args: str, env: dict[str, str], timeout: float = 400) -> subprocess.CompletedProcess[str]:
+def mlops(
+    *args: str, env: dict[str, str], timeout: float = 400
+) -> subprocess.CompletedProcess[str]:
     """Run `mlops ARGS` in a subprocess."""
     return subprocess.run(
         [MLOPS, *args], env=env, capture_output=True, text=True, check=False, timeout=timeout

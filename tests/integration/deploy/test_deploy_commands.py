@@ -136,10 +136,19 @@ def test_two_deploys_at_once_on_one_endpoint_run_one_after_the_other(deploy_work
             with log.open("w") as output:
                 both.append(
                     subprocess.Popen(
-                        [MLOPS, "deploy", "--env", "staging", "--model",
-                         f"models:/{MODEL_NAME}/{version}"],
-                        env=env, stdout=output, stderr=subprocess.STDOUT, text=True,
-                    )  # fmt: skip
+                        [
+                            MLOPS,
+                            "deploy",
+                            "--env",
+                            "staging",
+                            "--model",
+                            f"models:/{MODEL_NAME}/{version}",
+                        ],
+                        env=env,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                    )
                 )
         waiting = "another deploy on staging is under way; waiting"
         while not all(waiting in log.read_text() for log in logs):
