@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -132,3 +133,45 @@ def deploy_history(endpoint: str | None) -> None:
             f"{e.at.isoformat(timespec='seconds'):<25} {e.endpoint:<11} {e.actor[:16]:<16} "
             f"{e.action:<9} {e.model_version or '-':<8} {e.smoke_test:<7} {traffic}{detail}"
         )
+
+
+@deploy_group.command("render")
+@click.option("--env", "endpoint", required=True, help=ENV_HELP)
+@click.option(
+    "--target",
+    type=click.Choice(["k8s"]),
+    default="k8s",
+    show_default=True,
+    help="What to render for: Kubernetes (AKS or any cluster).",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder to write.")
+@click.option(
+    "--image",
+    default="mlops-serving",
+    show_default=True,
+    help="Image repository; each deployment's tag is MODEL-VERSION (see `mlops package`).",
+)
+def deploy_render(endpoint: str, target: str, out: Path, image: str) -> None:
+    """Render the endpoint's deployments as Kubernetes manifests (probes, HPA, canary route)."""
+    from ml_service.deploy.render import manifests, write
+
+    rollouts = _rollouts()
+    written = write(manifests(endpoint, rollouts.state.deployments(endpoint), image), out)
+    click.echo(f"{endpoint}: {len(written)} {target} manifests in {out}")
+    for path in written:
+        click.echo(f"  {path.name}")
+
+
+@click.command("package")
+@click.option("--model", "model_uri", required=True, help="Model URI, e.g. models:/NAME/3.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="New folder for the context."
+)
+def package_command(model_uri: str, out: Path) -> None:
+    """Write a Docker build context serving one model version (deploy/Dockerfile)."""
+    from ml_service.deploy.package import package
+    from ml_service.settings import load_env
+
+    model_dir = package(load_env(), model_uri, out)
+    click.echo(f"build context in {out} (model {model_dir.name})")
+    click.echo(f"  docker build -t mlops-serving:{model_dir.name.replace('_', '-')} {out}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -22,7 +24,17 @@ import click
     help="Serve this endpoint's deployments (see `mlops deploy`), following its desired "
     "state [env: MLOPS_ENDPOINT].",
 )
-def serve_command(model_uri: str | None, host: str, port: int, endpoint: str | None) -> None:
+@click.option(
+    "--state-file",
+    default=None,
+    envvar="MLOPS_ENDPOINT_STATE_FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --endpoint: serve the deployments this JSON file lists instead of the project "
+    "database's (a packaged image) [env: MLOPS_ENDPOINT_STATE_FILE].",
+)
+def serve_command(
+    model_uri: str | None, host: str, port: int, endpoint: str | None, state_file: Path | None
+) -> None:
     """Serve a registered model over HTTP: Azure ML's /score and MLflow's /invocations."""
     from ml_service.errors import SettingsError
     from ml_service.serving.server import run_service
@@ -36,6 +48,6 @@ def serve_command(model_uri: str | None, host: str, port: int, endpoint: str | N
             raise SettingsError("--model and --endpoint: give one (an endpoint names its models)")
         from ml_service.serving.endpoint import run_endpoint
 
-        run_endpoint(env, endpoint, host, port)
+        run_endpoint(env, endpoint, host, port, state_file)
         return
     run_service(env, model_uri, host, port)

@@ -12,6 +12,8 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import (
     Column,
@@ -106,6 +108,43 @@ class HistoryEntry:
     traffic: dict[str, int]
     smoke_test: str
     detail: str
+
+
+class DesiredState(Protocol):
+    """Where a service reads its endpoint's deployments from."""
+
+    def deployments(self, endpoint: str) -> list[Deployment]:
+        """The endpoint's deployments, by name."""
+        ...
+
+
+class FileState:
+    """A fixed desired state from a JSON file: what a packaged image serves (`mlops package`).
+
+    The file is `{"deployments": [{"name", "model_name", "model_version",
+    "model_uri", "traffic"}, ...]}`; it applies to whichever endpoint is served.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def deployments(self, endpoint: str) -> list[Deployment]:
+        """The deployments the file lists."""
+        document = json.loads(self.path.read_text(encoding="utf-8"))
+        moment = datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+        return [
+            Deployment(
+                endpoint=endpoint,
+                name=item["name"],
+                model_name=item["model_name"],
+                model_version=str(item["model_version"]),
+                model_uri=str((self.path.parent / item["model_uri"]).resolve()),
+                traffic=int(item["traffic"]),
+                traffic_since=moment,
+                created_at=moment,
+            )
+            for item in document["deployments"]
+        ]
 
 
 def actor() -> str:

@@ -4,30 +4,37 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from ml_service.settings import Env
 
 log = logging.getLogger(__name__)
 
 
-def run_endpoint(env: Env, endpoint: str, host: str, port: int) -> None:
+def run_endpoint(
+    env: Env, endpoint: str, host: str, port: int, state_file: Path | None = None
+) -> None:
     """Serve endpoint `endpoint` until SIGINT/SIGTERM, following its desired state.
 
-    The process holds the endpoint's lock file while it runs, so a second
-    service for the same endpoint on this machine refuses to start.
+    The desired state is the project database's, or the fixed one of
+    `state_file` (a packaged image's). The process holds the endpoint's lock
+    file while it runs, so a second service for the same endpoint on this
+    machine refuses to start.
 
     Raises:
         EndpointError: another process serves the endpoint, or it has no deployment.
         ModelLoadError: none of its deployments can be loaded.
     """
+    import dataclasses
+
     import uvicorn
 
     from ml_service.data.collected import DataCollector
     from ml_service.data.datastore import datastore_uri
     from ml_service.deploy.process import hold_endpoint_lock
-    from ml_service.deploy.state import DeploymentState
+    from ml_service.deploy.state import Deployment, DeploymentState, DesiredState, FileState
     from ml_service.errors import EndpointError, ModelLoadError
-    from ml_service.models.load import load_model
+    from ml_service.models.load import LoadedModel, load_model
     from ml_service.models.resolve import resolve_model_uri
     from ml_service.registry.database import registry_engine
     from ml_service.serving.app import create_app
@@ -42,9 +49,18 @@ def run_endpoint(env: Env, endpoint: str, host: str, port: int) -> None:
     configure_json_logging()
     settings = serving_settings(env)
     with hold_endpoint_lock(env, endpoint):
-        state = DeploymentState(registry_engine(env))
+        state: DesiredState = (
+            FileState(state_file) if state_file else DeploymentState(registry_engine(env))
+        )
+
+        def load(deployment: Deployment) -> LoadedModel:
+            model = load_model(resolve_model_uri(deployment.model_uri, env))
+            return dataclasses.replace(
+                model, name=deployment.model_name, version=deployment.model_version
+            )
+
         router = Router(endpoint)
-        reconciler = Reconciler(state, router, lambda uri: load_model(resolve_model_uri(uri, env)))
+        reconciler = Reconciler(state, router, load)
         reconciler.sync()
         loaded = router.table.deployments
         if not loaded:

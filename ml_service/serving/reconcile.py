@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ml_service.deploy.state import Deployment, DeploymentState
+from ml_service.deploy.state import Deployment, DesiredState
 from ml_service.errors import MlopsError, ModelLoadError
 from ml_service.models.load import LoadedModel
 from ml_service.serving.routing import LoadedDeployment, Router, RoutingTable
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[str], LoadedModel]
+Loader = Callable[[Deployment], LoadedModel]
 
 
 def check_model(model: LoadedModel, features: tuple[str, ...] | None) -> None:
@@ -52,7 +52,7 @@ class Reconciler:
 
     def __init__(
         self,
-        state: DeploymentState,
+        state: DesiredState,
         router: Router,
         loader: Loader,
         interval_seconds: float = 0.5,
@@ -81,7 +81,7 @@ class Reconciler:
                 failed[deployment.name] = previous_failure
                 continue
             try:
-                model = self.loader(deployment.model_uri)
+                model = self.loader(deployment)
                 check_model(model, self.features)
             except MlopsError as err:
                 log.error("deployment %s not loaded: %s", deployment.name, err)
