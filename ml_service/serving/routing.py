@@ -2,8 +2,11 @@
 
 The routing table is immutable; the reconciler builds a new one beside the old
 and swaps one attribute, so a request sees either the old split or the new
-one, never half of each. Traffic is split by smooth weighted round robin (the
-split is exact over every 100 requests, interleaved), and a request can pin a
+one, never half of each. The n-th request goes where the golden-ratio sequence
+frac(n·φ) falls among the cumulative shares: deterministic, within a request or
+two of the exact split over any number of requests, and spread out, so even a
+client that sends every other request sees the same split (a round robin's
+fixed period would hand it all or none of a canary). A request can pin a
 deployment with Azure ML's `azureml-model-deployment` header.
 """
 
@@ -26,6 +29,7 @@ from ml_service.serving.deps import ServingContext
 DEPLOYMENT_HEADER = b"azureml-model-deployment"
 ROUTED_PATHS = frozenset({"/score", "/invocations"})
 LATENCY_WINDOW = 20_000
+_GOLDEN = 0.6180339887498949  # frac of the golden ratio
 
 _current: contextvars.ContextVar[LoadedModel | None] = contextvars.ContextVar(
     "deployment_model", default=None
@@ -87,13 +91,13 @@ class Router:
         self.endpoint = endpoint
         self.table = RoutingTable({}, {}, datetime.now(UTC))
         self.failed: dict[str, dict[str, str]] = {}
-        self._credit: dict[str, int] = {}
+        self._count = 0
         self._lock = threading.Lock()
 
     def swap(self, table: RoutingTable) -> None:
         """Serve from `table` from the next request on (one assignment: atomic)."""
         with self._lock:
-            self._credit = {name: 0 for name in table.traffic}
+            self._count = 0
             self.table = table
 
     def pick(self, pinned: str | None) -> LoadedDeployment | None:
@@ -109,17 +113,14 @@ class Router:
         if not weighted:
             return None
         with self._lock:
-            if table is not self.table:
-                return self.pick(None)
-            total = 0
-            best = None
-            for name, weight in weighted:
-                self._credit[name] = self._credit.get(name, 0) + weight
-                total += weight
-                if best is None or self._credit[name] > self._credit[best]:
-                    best = name
-            assert best is not None
-            self._credit[best] -= total
+            point = (self._count * _GOLDEN) % 1.0 * sum(w for _, w in weighted)
+            self._count += 1
+        best = weighted[-1][0]
+        for name, weight in weighted:
+            if point < weight:
+                best = name
+                break
+            point -= weight
         return table.deployments[best]
 
     def describe(self) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def test_rollback_walks_back_through_full_rollouts_only():
     assert previous_good([_entry("deploy", "1")], _uri("1")) is None
 
 
-def test_weighted_routing_is_exact_and_a_header_pins(env, state):
+def test_weighted_routing_follows_the_split_closely_and_a_header_pins(env, state):
     state.add_deployment("production", "blue", MODEL_NAME, "1", _uri("1"))
     state.add_deployment("production", "green", MODEL_NAME, "2", _uri("2"))
     state.set_traffic("production", {"blue": 90, "green": 10})
@@ -84,8 +84,11 @@ def test_weighted_routing_is_exact_and_a_header_pins(env, state):
     )
     assert reconciler.sync() is True
     picks = [router.pick(None).name for _ in range(1000)]  # type: ignore[union-attr]
-    assert picks.count("green") == 100
-    assert "green" not in picks[:5]  # interleaved, not in one block
+    assert abs(picks.count("green") - 100) <= 2
+    # Spread out: a client sending every other (or third) request sees the same split.
+    assert abs(picks[::2].count("green") - 50) <= 2
+    assert abs(picks[1::3].count("green") - 33) <= 2
+    assert max(len(run) for run in "".join(p[0] for p in picks).split("g")) < 20
     assert router.pick("green").model.version == "2"  # type: ignore[union-attr]
     with pytest.raises(KeyError):
         router.pick("red")
