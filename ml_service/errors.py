@@ -92,3 +92,11 @@ class AzureWorkspaceError(MlopsError):
 
 class AzureAssetError(MlopsError):
     """A compiled Azure ML asset does not pass the SDK's validation, or its folder is unusable."""
+
+
+class EndpointError(MlopsError):
+    """An endpoint is not running, already running elsewhere, or its deployment cannot proceed."""
+
+
+class DeploymentFailedError(MlopsError):
+    """A rollout stopped (load check or smoke test failed); the previous deployment serves on."""

@@ -6,6 +6,7 @@ import click
 
 from ml_service.cli.bootstrap import bootstrap_command
 from ml_service.cli.data import data_group
+from ml_service.cli.deploy import deploy_group, package_command
 from ml_service.cli.group import MlopsGroup, configure_logging
 from ml_service.cli.model import model_group
 from ml_service.cli.pipeline import endpoint_group, pipeline_group
@@ -32,6 +33,8 @@ for command in (
     server_group,
     pipeline_group,
     endpoint_group,
+    deploy_group,
+    package_command,
 ):
     cli.add_command(command)
 

@@ -50,14 +50,21 @@ def check_answer(answer: object, rows: int = len(SAMPLE["data"])) -> list[float]
 
 
 def call_scoring_service(
-    url: str, key: str | None = None, *, attempts: int = 30, wait_seconds: float = 1.0
+    url: str,
+    key: str | None = None,
+    *,
+    attempts: int = 30,
+    wait_seconds: float = 1.0,
+    headers: dict[str, str] | None = None,
 ) -> list[float]:
     """Post the sample to the service, retrying while it starts; return the predictions.
+
+    `headers` are sent too, e.g. `azureml-model-deployment` to test one deployment.
 
     Raises:
         SmokeTestError: a wrong answer, a client error, or no answer after `attempts` tries.
     """
-    headers = {"Content-Type": "application/json"}
+    headers = {**(headers or {}), "Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     body = json.dumps(SAMPLE).encode()

@@ -8,6 +8,7 @@ exist. Links between the docs must resolve.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -105,6 +106,28 @@ def test_azure_compile_commands_run_offline(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert (root / "build" / "azureml" / "pipeline.yml").is_file()
     assert (root / "build" / "azureml-endpoints" / "online-deployment-blue.yml").is_file()
+
+
+def test_deployment_commands_run_from_champion_to_production_and_stop(tmp_path: Path) -> None:
+    root = _checkout_copy(tmp_path)
+    try:
+        completed = _run_page("deployment.md", root)
+    finally:
+        # Endpoint services run in sessions of their own: stop any the page left behind.
+        for folder in (root / ".mlops" / "endpoints").glob("*"):
+            record = folder / "process.json"
+            if record.is_file():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(json.loads(record.read_text())["pid"], signal.SIGTERM)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    out = completed.stdout
+    assert "staging: diabetes_regression_model version 1 takes all the traffic" in out
+    assert "production: diabetes_regression_model version 1 takes all the traffic" in out
+    assert '"deployments":[{"name":"blue","model_name":"diabetes_regression_model"' in out
+    assert '{"result":[' in out
+    assert "production: stopped (pid " in out and "staging: stopped (pid " in out
+    assert out.count(" passed ") >= 3  # production's history, then both endpoints'
+    assert not list((root / ".mlops" / "endpoints").glob("*/process.json"))
 
 
 def _all_docs_text() -> str:

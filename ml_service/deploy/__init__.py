@@ -1,0 +1,1 @@
+"""Staged deployment: endpoints, blue/green and canary rollouts, rollback, history."""
