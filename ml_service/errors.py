@@ -92,3 +92,7 @@ class AzureWorkspaceError(MlopsError):
 
 class AzureAssetError(MlopsError):
     """A compiled Azure ML asset does not pass the SDK's validation, or its folder is unusable."""
+
+
+class ModelArtifactError(MlopsError):
+    """A CI model artifact file (model.json) is missing or does not hold a model version."""

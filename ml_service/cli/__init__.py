@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ml_service.cli.bootstrap import bootstrap_command
+from ml_service.cli.ci import ci_group
 from ml_service.cli.data import data_group
 from ml_service.cli.group import MlopsGroup, configure_logging
 from ml_service.cli.model import model_group
@@ -32,6 +33,7 @@ for command in (
     server_group,
     pipeline_group,
     endpoint_group,
+    ci_group,
 ):
     cli.add_command(command)
 
