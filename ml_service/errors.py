@@ -100,3 +100,7 @@ class EndpointError(MlopsError):
 
 class DeploymentFailedError(MlopsError):
     """A rollout stopped (load check or smoke test failed); the previous deployment serves on."""
+
+
+class ModelArtifactError(MlopsError):
+    """A CI model artifact file (model.json) is missing or does not hold a model version."""

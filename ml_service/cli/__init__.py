@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ml_service.cli.bootstrap import bootstrap_command
+from ml_service.cli.ci import ci_group
 from ml_service.cli.data import data_group
 from ml_service.cli.deploy import deploy_group, package_command
 from ml_service.cli.group import MlopsGroup, configure_logging
@@ -35,6 +36,7 @@ for command in (
     endpoint_group,
     deploy_group,
     package_command,
+    ci_group,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,1 @@
+"""What CI systems hand each other: the model artifact a training build publishes."""
