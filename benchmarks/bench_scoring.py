@@ -289,7 +289,8 @@ def main() -> None:
             print(f"|   errors | {mine['errors']:.0f} | | | {theirs['errors']:.0f} | | | |")
     print()
     print(
-        f"Service vs floor: median of {args.floor_rounds} alternating runs of {args.duration} s each."
+        f"Service vs floor: median of {args.floor_rounds} alternating runs "
+        f"of {args.duration} s each."
     )
     print()
     print("| scenario | service req/s | p99 ms | floor req/s | p99 ms | service / floor |")
