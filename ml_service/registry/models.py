@@ -110,9 +110,15 @@ def register_challenger(
         )
 
 
+_MAX_TAG_TEXT = 500
+
+
 def twin_tags(check: TwinCheck) -> dict[str, str]:
     """The version tags that record an ONNX twin's check: where it is, or why there is none."""
-    tags = {VersionTag.ONNX_TWIN: check.path if check.attached else f"none: {check.reason}"}
+    why_not = f"none: {check.reason}"
+    # Converter messages can quote whole arrays; a tag stays short enough for any store.
+    why_not = why_not if len(why_not) <= _MAX_TAG_TEXT else why_not[: _MAX_TAG_TEXT - 3] + "..."
+    tags = {VersionTag.ONNX_TWIN: check.path if check.attached else why_not}
     if check.max_abs_diff is not None:
         tags[VersionTag.ONNX_MAX_ABS_DIFF] = f"{check.max_abs_diff:.3g}"
     return tags
