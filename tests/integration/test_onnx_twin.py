@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from mlflow.exceptions import MlflowException
 from sklearn.kernel_ridge import KernelRidge
 
 from diabetes_regression.parameters import load_parameters
@@ -108,3 +109,19 @@ def test_a_twin_beyond_the_tolerance_is_not_attached(monkeypatch: pytest.MonkeyP
     uri = f"models:/{MODEL}/1"
     assert not (Path(mlflow.artifacts.download_artifacts(uri)) / "onnx").exists()
     assert load_model(resolve_model_uri(uri, load_env())).runtime == "skops"
+
+
+@pytest.mark.usefixtures("workspace")
+def test_a_twin_the_store_cannot_keep_leaves_the_version_as_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: object) -> None:
+        raise MlflowException("this store keeps no logged-model artifacts")
+
+    monkeypatch.setattr(register_model, "attach_twin", refuse)
+    _run_pipeline()
+    tags = _version_tags()
+    assert tags["onnx_twin"] == (
+        "none: the twin could not be stored: this store keeps no logged-model artifacts"
+    )
+    assert load_model(resolve_model_uri(f"models:/{MODEL}/1", load_env())).runtime == "skops"
