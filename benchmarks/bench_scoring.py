@@ -1,11 +1,13 @@
-"""Load benchmark: the scoring service vs `mlflow models serve --env-manager local`.
+"""Load benchmark: the scoring service vs `mlflow models serve` and vs a bare Starlette floor.
 
 Same model, same machine, same run: the diabetes model trained and registered
-by `mlops run` in a scratch workspace (benchmarks/.work/), both servers started
-as their own processes on loopback, wrk (Debian package `wrk`) as the load
-generator. Prints a Markdown table for benchmarks/README.md.
+by `mlops run` in a scratch workspace (benchmarks/.work/; registration gives it
+its ONNX twin), the three servers started as their own processes on loopback,
+wrk (Debian package `wrk`) as the load generator. The floor is
+`benchmarks/floor_app.py`: Starlette + uvicorn, parse the body, one numpy
+product, answer. Prints Markdown tables for benchmarks/README.md.
 
-    python benchmarks/bench_scoring.py [--duration 10]
+    python benchmarks/bench_scoring.py [--duration 10] [--quick]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -27,6 +30,9 @@ import psutil
 import requests
 
 from diabetes_regression.sample_data import COLUMNS as FEATURES
+from ml_service.models.load import load_model
+from ml_service.models.resolve import resolve_model_uri
+from ml_service.settings import load_env
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work"
@@ -128,6 +134,12 @@ def wrk(url: str, script: Path | None, connections: int, duration: int) -> dict[
     return result
 
 
+def _median(results) -> dict[str, float]:
+    """Per figure, the median over several wrk results."""
+    results = list(results)
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
 def train_and_register(workspace: Path) -> None:
     """The model under test, made as a user makes it: `mlops run` on the bundled data."""
     subprocess.run(
@@ -143,6 +155,12 @@ def train_and_register(workspace: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="Seconds per wrk run.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Only the 1-row scenarios at concurrency 8."
+    )
+    parser.add_argument(
+        "--floor-rounds", type=int, default=3, help="Alternating service/floor runs per scenario."
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -174,7 +192,8 @@ def main() -> None:
         }.items()
     }
     uri = f"models:/{MODEL_NAME}@champion"
-    ours_port, mlflow_port = free_port(), free_port()
+    runtime = load_model(resolve_model_uri(uri, load_env(mlops_workspace=workspace))).runtime
+    ours_port, mlflow_port, floor_port = free_port(), free_port(), free_port()
     servers: list[Server] = []
     rows = []
     try:
@@ -208,22 +227,47 @@ def main() -> None:
             ("/invocations", split_1),
         )
         servers.append(mlflow)
-        for label, connections, ours_path, ours_script, theirs_script in [
+        floor = start(
+            "starlette-floor",
+            [sys.executable, str(REPO / "benchmarks" / "floor_app.py"), str(floor_port)],
+            env,
+            f"http://127.0.0.1:{floor_port}",
+            ("/score", score_1),
+        )
+        servers.append(floor)
+        scenarios = [
             ("1 row, c=1", 1, "/invocations", "split_1", "split_1"),
             ("1 row, c=8", 8, "/invocations", "split_1", "split_1"),
             ("1 row, c=32", 32, "/invocations", "split_1", "split_1"),
             ("1 row, c=8, Azure /score", 8, "/score", "score_1", "split_1"),
             ("1000 rows, c=8", 8, "/invocations", "split_1000", "split_1000"),
             ("1000 rows, c=8, Azure /score", 8, "/score", "score_1000", "split_1000"),
-        ]:
+        ]
+        if args.quick:
+            scenarios = [row for row in scenarios if row[0].startswith("1 row, c=8")]
+        floor_rows = []
+        for label, connections, ours_path, ours_script, theirs_script in scenarios:
             theirs = wrk(
                 f"{mlflow.url}/invocations", scripts[theirs_script], connections, args.duration
             )
             mine = wrk(f"{ours.url}{ours_path}", scripts[ours_script], connections, args.duration)
             rows.append((label, mine, theirs))
+            if ours_script.startswith("score_"):
+                # Service and floor alternate, median of the rounds: on a shared machine the
+                # load moves between runs, so one run each would compare two machines.
+                pairs = [
+                    (
+                        wrk(f"{ours.url}/score", scripts[ours_script], connections, args.duration),
+                        wrk(f"{floor.url}/score", scripts[ours_script], connections, args.duration),
+                    )
+                    for _ in range(args.floor_rounds)
+                ]
+                floor_rows.append(
+                    (label, _median(p[0] for p in pairs), _median(p[1] for p in pairs))
+                )
         ping = wrk(f"{mlflow.url}/ping", None, 8, args.duration)
         health = wrk(f"{ours.url}/health", None, 8, args.duration)
-        memory = {s.name: (s.rss_mb(), s.process_count()) for s in (ours, mlflow)}
+        memory = {s.name: (s.rss_mb(), s.process_count()) for s in (ours, mlflow, floor)}
     finally:
         for server in servers:
             server.stop()
@@ -245,21 +289,35 @@ def main() -> None:
             print(f"|   errors | {mine['errors']:.0f} | | | {theirs['errors']:.0f} | | | |")
     print()
     print(
+        f"Service vs floor: median of {args.floor_rounds} alternating runs "
+        f"of {args.duration} s each."
+    )
+    print()
+    print("| scenario | service req/s | p99 ms | floor req/s | p99 ms | service / floor |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, mine, bare in floor_rows:
+        print(
+            f"| {label} | {mine['rps']:.0f} | {mine['p99_ms']:.2f} | {bare['rps']:.0f} "
+            f"| {bare['p99_ms']:.2f} | {mine['rps'] / bare['rps']:.2f}× |"
+        )
+    print()
+    print(
         f"| probe, c=8 | service /health {health['rps']:.0f} req/s "
         f"| mlflow /ping {ping['rps']:.0f} req/s |"
     )
     print()
-    print("| | service | mlflow models serve |")
-    print("|---|---:|---:|")
+    print("| | service | mlflow models serve | floor |")
+    print("|---|---:|---:|---:|")
     print(
         f"| start to first scored request | {ours.seconds_to_first_answer:.2f} s "
-        f"| {mlflow.seconds_to_first_answer:.2f} s |"
+        f"| {mlflow.seconds_to_first_answer:.2f} s | {floor.seconds_to_first_answer:.2f} s |"
     )
     print(
         f"| resident memory (all processes) | {memory[ours.name][0]:.0f} MB "
         f"({memory[ours.name][1]} process) | {memory[mlflow.name][0]:.0f} MB "
-        f"({memory[mlflow.name][1]} processes) |"
+        f"({memory[mlflow.name][1]} processes) | {memory[floor.name][0]:.0f} MB |"
     )
+    print(f"\nThe service scored with: {runtime}")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,11 @@ class RegistrationParameters(_Strict):
     """What a registered model version carries."""
 
     tags: list[MetricName] = Field(description="Metrics copied onto the model version as tags.")
+    onnx_tolerance: float = Field(
+        ge=0,
+        description="Largest absolute difference allowed between the ONNX twin's predictions "
+        "and the model's own on the test split; a twin that differs more is not attached.",
+    )
 
 
 class ModelParameters(_Strict):

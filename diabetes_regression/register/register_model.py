@@ -8,6 +8,13 @@ The version carries its lineage as tags: the run, the experiment, the dataset
 name/version/digest, the git commit, BuildId/BuildUri when set, and the metrics
 listed in parameters.json. A run's model is registered at most once.
 
+The model gets an ONNX twin (`ml_service.models.twin`): converted with skl2onnx,
+checked against the model's own predictions on the held-out test split (the
+largest difference becomes the tag `onnx_max_abs_diff`), and stored with the
+logged model only within parameters.json's `registration.onnx_tolerance`. A
+model that cannot be converted is registered without one (the tag `onnx_twin`
+says why); the service then scores it through its MLflow flavor.
+
 Pipelines run concurrently (a team shares one server), so the champion that
 Evaluate beat may have been replaced since. Under a per-model lock in the
 project's database, the challenger is compared again, with Evaluate's own
@@ -22,17 +29,21 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 
 from diabetes_regression.evaluate.evaluate_model import compare, score_on_test_data
 from diabetes_regression.parameters import ModelParameters, load_parameters
-from ml_service.pipelines.contracts import RegistrationOutput, TrainOutput
+from ml_service.models.twin import TwinCheck, make_twin
+from ml_service.pipelines.contracts import MODEL_DIR, TEST_DATA, RegistrationOutput, TrainOutput
 from ml_service.pipelines.step import StepArgumentParser, parse_bool, start_step, step_run
 from ml_service.registry.database import model_lock, registry_engine
-from ml_service.registry.models import register_challenger
+from ml_service.registry.models import attach_twin, register_challenger, twin_tags
 from ml_service.registry.tags import Alias, RunTag, VersionTag
 
 log = logging.getLogger(__name__)
@@ -76,6 +87,14 @@ def champion_judge(
     return judge
 
 
+def onnx_twin(step_input: str | Path, parameters: ModelParameters) -> TwinCheck:
+    """The challenger's ONNX twin, checked on its held-out test split (Train model's output)."""
+    features = list(parameters.data.features)
+    test = pd.read_parquet(Path(step_input) / TEST_DATA, columns=features)
+    challenger = mlflow.sklearn.load_model(str(Path(step_input) / MODEL_DIR))
+    return make_twin(challenger, test, parameters.registration.onnx_tolerance)
+
+
 def main(argv: list[str] | None = None) -> RegistrationOutput:
     """Run the step; returns what it wrote to registration.json."""
     args = parse_args(argv)
@@ -103,6 +122,24 @@ def main(argv: list[str] | None = None) -> RegistrationOutput:
             tags[VersionTag.BUILD_ID] = env.build_buildid
         if env.build_uri:
             tags[VersionTag.BUILD_URI] = env.build_uri
+        twin = onnx_twin(args.step_input, parameters)
+        tags.update(twin_tags(twin))
+        if twin.attached:
+            try:
+                # Stored before the version exists, so no reader of the version misses it.
+                attach_twin(context.tracking.client, train_output.model_uri, twin)
+            except (MlflowException, ValueError) as err:
+                # A store that keeps no logged-model artifacts: registered as before.
+                tags[VersionTag.ONNX_TWIN] = f"none: the twin could not be stored: {err}"
+                log.warning("  ONNX twin not stored: %s", err)
+            else:
+                log.info(
+                    "  ONNX twin attached (%s inputs, max abs diff %.3g on the test split)",
+                    twin.input_type,
+                    twin.max_abs_diff,
+                )
+        else:
+            log.info("  no ONNX twin: %s", twin.reason)
         registration = register_challenger(
             context.tracking.client,
             args.model_name,

@@ -1,26 +1,29 @@
 """Load a resolved model safely, once, as a function from a feature matrix to predictions.
 
-scikit-learn models saved with skops load with skops' allow-list of safe types
-only; other flavors load through `mlflow.pyfunc`. The model's signature names
-its input features, in order.
+A model with an ONNX twin (made at registration, see `twin`) is scored by ONNX
+Runtime, which imports neither scikit-learn, SciPy, pandas, skops nor MLflow.
+Otherwise scikit-learn models saved with skops load with skops' allow-list of
+safe types only, and other flavors through `mlflow.pyfunc`. The model's
+signature names its input features, in order.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
 
 from ml_service.errors import ModelLoadError
 from ml_service.models.resolve import ResolvedModel
+from ml_service.models.twin import TWIN_PATH, has_twin, load_twin
+from ml_service.registry.tags import VersionTag
 
-log = logging.getLogger(__name__)
+Runtime = Literal["onnx", "skops", "pyfunc"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class LoadedModel:
     features: tuple[str, ...]
     input_example: list[list[float]] | None
     predict: Callable[[np.ndarray], np.ndarray]
+    runtime: Runtime = "pyfunc"
+    """What scores: `onnx` (the twin, ONNX Runtime), `skops` (scikit-learn) or `pyfunc` (MLflow)."""
 
 
 def read_features(mlmodel: dict[str, Any], uri: str) -> tuple[str, ...]:
@@ -72,10 +77,13 @@ def _read_input_example(
 def load_model(resolved: ResolvedModel) -> LoadedModel:
     """Load a resolved model once and return its predict function.
 
-    scikit-learn models saved with skops are loaded with skops' own allow-list of
-    safe types only (never the list stored in the model, which a crafted model
-    could extend). Other flavors load through `mlflow.pyfunc`, which obeys MLflow's
-    MLFLOW_ALLOW_PICKLE_DESERIALIZATION (on unless set to false), as `mlflow models serve` does.
+    A model with an ONNX twin is scored by ONNX Runtime; a twin that the registry
+    records but that is missing, damaged or changed is an error, never a silent
+    fallback. Without a twin, scikit-learn models saved with skops are loaded with
+    skops' own allow-list of safe types only (never the list stored in the model,
+    which a crafted model could extend). Other flavors load through `mlflow.pyfunc`,
+    which obeys MLflow's MLFLOW_ALLOW_PICKLE_DESERIALIZATION (on unless set to
+    false), as `mlflow models serve` does.
 
     Raises:
         ModelLoadError: the model files are missing or the model cannot be loaded safely.
@@ -86,10 +94,14 @@ def load_model(resolved: ResolvedModel) -> LoadedModel:
         raise ModelLoadError(f"cannot read the MLmodel file of {resolved.uri}: {err}") from err
     features = read_features(mlmodel, resolved.uri)
     sklearn_flavor = (mlmodel.get("flavors") or {}).get("sklearn") or {}
-    if sklearn_flavor.get("serialization_format") == "skops":
-        predict = _load_skops(resolved.local_dir / sklearn_flavor["pickled_model"], features)
+    runtime: Runtime
+    if has_twin(resolved.local_dir) or resolved.tags.get(VersionTag.ONNX_TWIN) == TWIN_PATH:
+        predict, runtime = load_twin(resolved.local_dir, features), "onnx"
+    elif sklearn_flavor.get("serialization_format") == "skops":
+        path = resolved.local_dir / sklearn_flavor["pickled_model"]
+        predict, runtime = _load_skops(path, features), "skops"
     else:
-        predict = _load_pyfunc(resolved.local_dir, features, resolved.uri)
+        predict, runtime = _load_pyfunc(resolved.local_dir, features, resolved.uri), "pyfunc"
     return LoadedModel(
         uri=resolved.uri,
         name=resolved.name,
@@ -97,6 +109,7 @@ def load_model(resolved: ResolvedModel) -> LoadedModel:
         features=features,
         input_example=_read_input_example(resolved.local_dir, mlmodel, features),
         predict=predict,
+        runtime=runtime,
     )
 
 
@@ -127,43 +140,7 @@ def _load_skops(path: Path, features: tuple[str, ...]) -> Callable[[np.ndarray],
         raise ModelLoadError(
             f"{path.name} holds a {type(estimator).__name__}, which cannot predict"
         )
-    return linear_predict(estimator, len(features)) or estimator.predict
-
-
-def linear_predict(estimator: Any, n_features: int) -> Callable[[np.ndarray], np.ndarray] | None:
-    """For a fitted linear regressor, its decision function without per-call validation.
-
-    scikit-learn's `predict` spends about 100 µs validating a one-row matrix (more
-    than the rest of a request) before computing `X @ coef_.T + intercept_`. The
-    service validates inputs itself, so for plain dense linear regressors it
-    evaluates that same expression directly, after checking on random inputs that
-    it gives what `predict` gives. None for any other estimator.
-    """
-    from sklearn.base import is_regressor
-    from sklearn.linear_model._base import LinearModel
-
-    coef = getattr(estimator, "coef_", None)
-    intercept = getattr(estimator, "intercept_", None)
-    if not (
-        isinstance(estimator, LinearModel)
-        and is_regressor(estimator)
-        and isinstance(coef, np.ndarray)
-        and coef.ndim == 1
-        and coef.shape[0] == n_features
-        and intercept is not None
-        and np.ndim(intercept) == 0
-    ):
-        return None
-    weights = np.ascontiguousarray(coef, dtype=np.float64)
-    bias = float(intercept)
-
-    def predict(matrix: np.ndarray) -> np.ndarray:
-        return matrix @ weights + bias
-
-    probe = np.random.default_rng(0).normal(size=(16, n_features))
-    if not np.allclose(predict(probe), estimator.predict(probe), rtol=1e-12, atol=1e-9):
-        log.warning("%s: direct evaluation disagrees with predict; using predict", estimator)
-        return None
+    predict: Callable[[np.ndarray], np.ndarray] = estimator.predict
     return predict
 
 

@@ -12,9 +12,9 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -38,6 +38,8 @@ class ResolvedModel:
     name: str
     version: str
     local_dir: Path
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """The registered version's tags (empty for a model that is not a registered version)."""
 
 
 def default_model_uri(env: Env) -> str:
@@ -84,12 +86,20 @@ def _resolve_from_sqlite(uri: str, match: re.Match[str], database: Path) -> Reso
                 if row is None:
                     raise ModelLoadError(f"model {name!r} has no alias {alias!r}: {uri}")
                 version = str(row[0])
+            key = (_MLFLOW_WORKSPACE, name, int(version))
             row = db.execute(
                 "SELECT storage_location, source FROM model_versions "
                 "WHERE workspace = ? AND name = ? AND version = ? "
                 "AND current_stage != 'Deleted_Internal'",
-                (_MLFLOW_WORKSPACE, name, int(version)),
+                key,
             ).fetchone()
+            tags = dict(
+                db.execute(
+                    "SELECT key, value FROM model_version_tags "
+                    "WHERE workspace = ? AND name = ? AND version = ?",
+                    key,
+                ).fetchall()
+            )
     except sqlite3.Error as err:
         log.debug("registry not readable directly (%s); asking MLflow", err)
         return None
@@ -101,7 +111,7 @@ def _resolve_from_sqlite(uri: str, match: re.Match[str], database: Path) -> Reso
     local_dir = Path(unquote(urlparse(location).path))
     if not (local_dir / "MLmodel").is_file():
         return None
-    return ResolvedModel(uri=uri, name=name, version=str(version), local_dir=local_dir)
+    return ResolvedModel(uri=uri, name=name, version=str(version), local_dir=local_dir, tags=tags)
 
 
 @contextmanager
@@ -131,15 +141,18 @@ def _resolve_with_mlflow(uri: str, match: re.Match[str] | None, store: str) -> R
     from mlflow.exceptions import MlflowException
 
     name, version = uri, ""
+    tags: dict[str, str] = {}
     with _mlflow_store(store):
         try:
             if match:
                 name = match["name"]
-                version = match["version"] or ""
+                client = mlflow.MlflowClient()
                 if match["alias"]:
-                    client = mlflow.MlflowClient()
-                    version = client.get_model_version_by_alias(name, match["alias"]).version
+                    registered = client.get_model_version_by_alias(name, match["alias"])
+                else:
+                    registered = client.get_model_version(name, match["version"])
+                version, tags = str(registered.version), dict(registered.tags or {})
             local_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
         except MlflowException as err:
             raise ModelLoadError(f"cannot resolve model {uri}: {err.message}") from err
-    return ResolvedModel(uri=uri, name=name, version=str(version), local_dir=local_dir)
+    return ResolvedModel(uri=uri, name=name, version=version, local_dir=local_dir, tags=tags)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -16,6 +17,9 @@ from mlflow.tracking import MlflowClient
 
 from ml_service.errors import AlreadyRegisteredError, ModelNotFoundError
 from ml_service.registry.tags import Alias, VersionTag
+
+if TYPE_CHECKING:
+    from ml_service.models.twin import TwinCheck
 
 
 def _is_missing(err: MlflowException) -> bool:
@@ -104,6 +108,40 @@ def register_challenger(
             promoted=better,
             reason=reason,
         )
+
+
+_MAX_TAG_TEXT = 500
+
+
+def twin_tags(check: TwinCheck) -> dict[str, str]:
+    """The version tags that record an ONNX twin's check: where it is, or why there is none."""
+    why_not = f"none: {check.reason}"
+    # Converter messages can quote whole arrays; a tag stays short enough for any store.
+    why_not = why_not if len(why_not) <= _MAX_TAG_TEXT else why_not[: _MAX_TAG_TEXT - 3] + "..."
+    tags = {VersionTag.ONNX_TWIN: check.path if check.attached else why_not}
+    if check.max_abs_diff is not None:
+        tags[VersionTag.ONNX_MAX_ABS_DIFF] = f"{check.max_abs_diff:.3g}"
+    return tags
+
+
+def attach_twin(client: MlflowClient, model_uri: str, check: TwinCheck) -> None:
+    """Store a checked ONNX twin with the logged model behind `model_uri` (`models:/m-...`).
+
+    The twin becomes an artifact of the logged model (`onnx/` beside MLmodel), so
+    every version registered from it, and everything that downloads it, has it;
+    the MLflow model itself is unchanged.
+
+    Raises:
+        ValueError: there is no twin to attach, or the URI is not a logged model's.
+    """
+    from ml_service.models.twin import staged_twin
+
+    if not model_uri.startswith("models:/m-"):
+        raise ValueError(
+            f"an ONNX twin is stored with a logged model (models:/m-...), not {model_uri}"
+        )
+    with staged_twin(check) as folder:
+        client.log_model_artifacts(model_uri.removeprefix("models:/"), str(folder))
 
 
 def _ensure_registered_model(client: MlflowClient, name: str) -> None:

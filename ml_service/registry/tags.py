@@ -29,6 +29,10 @@ class VersionTag:
     GIT_COMMIT: Final = "git_commit"
     BUILD_ID: Final = "BuildId"
     BUILD_URI: Final = "BuildUri"
+    # The ONNX twin made at registration: its path in the model folder when attached,
+    # else `none: <why>`; and the largest difference from the model on the test split.
+    ONNX_TWIN: Final = "onnx_twin"
+    ONNX_MAX_ABS_DIFF: Final = "onnx_max_abs_diff"
 
 
 class RunTag:

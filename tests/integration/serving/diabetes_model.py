@@ -25,11 +25,14 @@ class RegisteredModel:
         return f"sqlite:///{self.workspace / 'mlflow.db'}"
 
 
-def register_diabetes_model(workspace: Path, aliases: tuple[str, ...] = ("champion",)):
+def register_diabetes_model(
+    workspace: Path, aliases: tuple[str, ...] = ("champion",), twin: bool = False
+):
     """Train Ridge(alpha=0.4) on scikit-learn's diabetes data and register it with MLflow.
 
     Logged like the pipeline does: skops, signature of the 10 named features,
     2-row input example, pinned requirements; registered as MODEL_NAME with `aliases`.
+    With `twin`, the version gets its ONNX twin and tags as the Register step gives them.
     """
     import mlflow
     from mlflow.models import infer_signature
@@ -61,6 +64,14 @@ def register_diabetes_model(workspace: Path, aliases: tuple[str, ...] = ("champi
                 registered_model_name=MODEL_NAME,
             )
         version = str(info.registered_model_version)
+        if twin:
+            from ml_service.models.twin import make_twin
+            from ml_service.registry.models import attach_twin, twin_tags
+
+            check = make_twin(ridge, X, tolerance=1e-9)
+            attach_twin(client, info.model_uri, check)
+            for key, value in twin_tags(check).items():
+                client.set_model_version_tag(MODEL_NAME, version, key, value)
         for alias in aliases:
             client.set_registered_model_alias(MODEL_NAME, alias, version)
         local_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL_NAME}/{version}"))
