@@ -92,3 +92,15 @@ class AzureWorkspaceError(MlopsError):
 
 class AzureAssetError(MlopsError):
     """A compiled Azure ML asset does not pass the SDK's validation, or its folder is unusable."""
+
+
+class BatchInputError(MlopsError):
+    """A batch-scoring input is missing, unreadable or does not fit the model's signature."""
+
+
+class BatchOutputError(MlopsError):
+    """A batch-scoring output cannot be written where it was asked for."""
+
+
+class RejectThresholdError(MlopsError):
+    """A batch-scoring job rejected more rows than its --error-threshold allows."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ml_service.cli.batch import batch_score_command
 from ml_service.cli.bootstrap import bootstrap_command
 from ml_service.cli.data import data_group
 from ml_service.cli.group import MlopsGroup, configure_logging
@@ -32,6 +33,7 @@ for command in (
     server_group,
     pipeline_group,
     endpoint_group,
+    batch_score_command,
 ):
     cli.add_command(command)
 
