@@ -48,7 +48,9 @@ def test_clean_text_and_numbers_score_like_the_model() -> None:
     ],
 )
 def test_a_bad_cell_rejects_its_row_only_with_the_reason(a: str, b: str, reason: str) -> None:
-    chunk = score_rows(batch(["1", a, "3"], ["1", b, "2"], pa.string(), pa.string()), FEATURES, linear)
+    chunk = score_rows(
+        batch(["1", a, "3"], ["1", b, "2"], pa.string(), pa.string()), FEATURES, linear
+    )
     assert chunk.rejected.tolist() == [1]
     assert len(chunk.reasons) == 1 and chunk.reasons[0].startswith(reason)
     np.testing.assert_array_equal(chunk.scores, linear(np.array([[1.0, 1.0], [3.0, 2.0]])))
