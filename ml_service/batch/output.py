@@ -37,6 +37,8 @@ def output_format(destination: str, given: str | None) -> str:
     Raises:
         BatchOutputError: no --format and an extension that names no format.
     """
+    if os.path.isdir(destination):
+        raise _folder_error(destination)
     if given:
         return given
     suffix = PurePosixPath(destination).suffix.lower()
@@ -46,6 +48,13 @@ def output_format(destination: str, given: str | None) -> str:
             "end it with .csv or .parquet, or pass --format"
         )
     return FORMATS[suffix]
+
+
+def _folder_error(destination: str) -> BatchOutputError:
+    return BatchOutputError(
+        f"--output {destination} is a folder; give a file name such as "
+        f"{destination.rstrip('/')}/scores.parquet"
+    )
 
 
 def rejects_location(destination: str) -> str:
@@ -83,10 +92,7 @@ class AtomicFile:
         atomic = cls(destination=destination, fs=fs, path=path)
         try:
             if fs.isdir(path):
-                raise BatchOutputError(
-                    f"--output {destination} is a folder; give a file name such as "
-                    f"{destination.rstrip('/')}/scores.parquet"
-                )
+                raise _folder_error(destination)
             if is_local(fs):
                 folder = Path(path).parent
                 folder.mkdir(parents=True, exist_ok=True)
