@@ -16,9 +16,13 @@ if TYPE_CHECKING:
 
 
 def record_run(
-    tracking: Tracking, result: BatchResult, request: BatchRequest, threshold: str
+    tracking: Tracking,
+    result: BatchResult,
+    request: BatchRequest,
+    threshold: str,
+    run_id: str | None = None,
 ) -> BatchResult:
-    """Log the job as one finished run; the result with the run's id."""
+    """Log the job as one finished run (or into the open run `run_id`); the result with its id."""
     client = tracking.client
     version = f" v{result.model_version}" if result.model_version else ""
     tags = {
@@ -34,11 +38,18 @@ def record_run(
     }
     if result.dataset_ref:
         tags[BatchTag.DATASET] = result.dataset_ref
-    run = tracking_call(
-        tracking.tracking_uri,
-        lambda: client.create_run(tracking.experiment_id, tags=tags),
-    )
-    run_id = run.info.run_id
+    if run_id is None:
+        run = tracking_call(
+            tracking.tracking_uri,
+            lambda: client.create_run(tracking.experiment_id, tags=tags),
+        )
+        run_id = run.info.run_id
+        finish = True
+    else:
+        del tags[RunTag.RUN_NAME]
+        for name, value in tags.items():
+            client.set_tag(run_id, name, value)
+        finish = False
     params = {
         "model_name": result.model_name,
         "model_version": result.model_version or "(none)",
@@ -59,5 +70,6 @@ def record_run(
         metrics=[Metric(name, float(value), now, 0) for name, value in metrics.items()],
         params=[Param(name, value) for name, value in params.items()],
     )
-    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    if finish:
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
     return dataclasses.replace(result, run_id=run_id)
