@@ -104,3 +104,15 @@ class DeploymentFailedError(MlopsError):
 
 class ModelArtifactError(MlopsError):
     """A CI model artifact file (model.json) is missing or does not hold a model version."""
+
+
+class BatchInputError(MlopsError):
+    """A batch-scoring input is missing, unreadable or does not fit the model's signature."""
+
+
+class BatchOutputError(MlopsError):
+    """A batch-scoring output cannot be written where it was asked for."""
+
+
+class RejectThresholdError(MlopsError):
+    """A batch-scoring job rejected more rows than its --error-threshold allows."""

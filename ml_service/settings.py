@@ -91,6 +91,22 @@ class Env(BaseSettings):
     )
     build_uri: str | None = Field(default=None, description="Link to the CI build.")
 
+    # Batch scoring pipeline (MLOpsPython's names).
+    scoring_pipeline_name: str = Field(
+        default="diabetes-Scoring-Pipeline",
+        min_length=1,
+        description="Name the batch scoring pipeline is published under.",
+    )
+    scoring_dataset_name: str = Field(
+        default="diabetes_scoring_ds",
+        min_length=1,
+        description="Dataset the batch pipeline scores.",
+    )
+    batchscore_script_path: str = Field(
+        default="scoring/parallel_batchscore.py",
+        description="Batch scoring step (`init()`/`run(mini_batch)`), in SOURCES_DIR_TRAIN.",
+    )
+
     # Scoring service (`mlops serve`).
     scoring_key: SecretStr | None = Field(
         default=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ml_service.cli.batch import batch_score_command
 from ml_service.cli.bootstrap import bootstrap_command
 from ml_service.cli.ci import ci_group
 from ml_service.cli.data import data_group
@@ -37,6 +38,7 @@ for command in (
     deploy_group,
     package_command,
     ci_group,
+    batch_score_command,
 ):
     cli.add_command(command)
 

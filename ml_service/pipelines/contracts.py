@@ -137,3 +137,18 @@ class RegistrationOutput(_StepOutput):
     version: str | None
     alias: str | None
     reason: str
+
+
+class BatchScoreOutput(_StepOutput):
+    """The batch pipeline's scoring step output: which model scored what, into which file."""
+
+    FILE: ClassVar[str] = "batch_score.json"
+    PRODUCER: ClassVar[str] = "the Batch score step"
+
+    model_version: str
+    input: str
+    input_digest: str
+    scores_file: str  # in the step's output folder
+    scores_digest: str
+    rows_scored: int
+    rows_rejected: int

@@ -74,3 +74,17 @@ class RunTag:
     REGISTRATION: Final = "mlops.registration"
     REGISTERED_MODEL: Final = "mlops.registered_model"
     REGISTERED_VERSION: Final = "mlops.registered_version"
+
+
+class BatchTag:
+    """Tags of a batch-scoring run (`mlops batch-score`): what it scored, with what, into where."""
+
+    MODEL_URI: Final = "mlops.model_uri"
+    MODEL_NAME: Final = "mlops.model_name"
+    MODEL_VERSION: Final = "mlops.model_version"
+    DATASET: Final = "mlops.dataset"
+    INPUT: Final = "mlops.batch.input"
+    INPUT_DIGEST: Final = "mlops.batch.input_digest"
+    OUTPUT: Final = "mlops.batch.output"
+    OUTPUT_DIGEST: Final = "mlops.batch.output_digest"
+    REJECTS: Final = "mlops.batch.rejects"

@@ -60,6 +60,7 @@ def test_the_platform_never_imports_the_model_package() -> None:
         # on none of them.
         ("ml_service.models", ("ml_service.serving", "ml_service.pipelines", "ml_service.cli")),
         ("ml_service.serving", ("ml_service.pipelines", "ml_service.cli")),
+        ("ml_service.batch", ("ml_service.serving", "ml_service.pipelines", "ml_service.cli")),
         ("ml_service.data", ("ml_service.pipelines", "ml_service.serving", "ml_service.cli")),
         ("ml_service.registry", ("ml_service.pipelines", "ml_service.serving", "ml_service.cli")),
         ("ml_service.tracking", ("ml_service.pipelines", "ml_service.serving", "ml_service.cli")),

@@ -1,0 +1,189 @@
+"""Batch-scoring outputs: the scored rows and the rejects file, each appearing atomically.
+
+Rows are written to a temporary file in the output's own folder, flushed to disk
+and renamed over the final name, so a job that crashes or is killed leaves no
+partial file under that name. The bytes depend only on the input, the model and
+the options, so a rerun writes an identical file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ml_service.batch.sources import FORMATS
+from ml_service.data.datastore import is_local
+from ml_service.errors import BatchOutputError
+
+REJECTS_SUFFIX = ".rejects.csv"
+REJECTS_COLUMNS = ("file", "row", "reason")
+
+
+def output_format(destination: str, given: str | None) -> str:
+    """`--format`, else the format the output's extension names.
+
+    Raises:
+        BatchOutputError: no --format and an extension that names no format.
+    """
+    if os.path.isdir(destination):
+        raise _folder_error(destination)
+    if given:
+        return given
+    suffix = PurePosixPath(destination).suffix.lower()
+    if suffix not in FORMATS:
+        raise BatchOutputError(
+            f"--output {destination}: cannot tell the format from {suffix or 'no extension'}; "
+            "end it with .csv or .parquet, or pass --format"
+        )
+    return FORMATS[suffix]
+
+
+def _folder_error(destination: str) -> BatchOutputError:
+    return BatchOutputError(
+        f"--output {destination} is a folder; give a file name such as "
+        f"{destination.rstrip('/')}/scores.parquet"
+    )
+
+
+def rejects_location(destination: str) -> str:
+    """Where the rejects of an output go: beside it, `NAME.rejects.csv`."""
+    parent, _, name = destination.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{parent}/{stem}{REJECTS_SUFFIX}" if parent else f"{stem}{REJECTS_SUFFIX}"
+
+
+@dataclass
+class AtomicFile:
+    """A file written under a temporary name and published under its final one, or removed.
+
+    Local outputs are written in their own folder and renamed (atomic on POSIX);
+    other fsspec outputs are written locally, uploaded under a temporary name and
+    moved, as the datastore does.
+    """
+
+    destination: str
+    fs: Any = field(repr=False)
+    path: str
+    temp: Path = field(init=False)
+
+    @classmethod
+    def create(cls, destination: str) -> AtomicFile:
+        """Check the destination is writable by creating the temporary file now.
+
+        Raises:
+            BatchOutputError: a folder, or a place this process cannot write.
+        """
+        try:
+            fs, path = fsspec.core.url_to_fs(destination)
+        except (ValueError, ImportError) as err:
+            raise BatchOutputError(f"--output {destination}: {err}") from err
+        atomic = cls(destination=destination, fs=fs, path=path)
+        try:
+            if fs.isdir(path):
+                raise _folder_error(destination)
+            if is_local(fs):
+                folder = Path(path).parent
+                folder.mkdir(parents=True, exist_ok=True)
+                handle, name = tempfile.mkstemp(prefix=f".{Path(path).name}.", dir=folder)
+            else:
+                parent = path.rpartition("/")[0]
+                if parent:
+                    fs.makedirs(parent, exist_ok=True)
+                probe = f"{path}.probe-{uuid.uuid4().hex}"
+                fs.pipe_file(probe, b"")
+                fs.rm_file(probe)
+                handle, name = tempfile.mkstemp(prefix="mlops-batch-")
+            os.close(handle)
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise BatchOutputError(
+                f"--output {destination}: cannot write there ({reason})"
+            ) from err
+        atomic.temp = Path(name)
+        return atomic
+
+    def publish(self) -> str:
+        """Flush the temporary file to disk and give it the final name; its SHA-256."""
+        digest = hashlib.sha256()
+        with self.temp.open("rb") as handle:
+            for block in iter(lambda: handle.read(4 << 20), b""):
+                digest.update(block)
+            os.fsync(handle.fileno())
+        if is_local(self.fs):
+            self.temp.chmod(0o644)
+            os.replace(self.temp, self.path)
+            _fsync_folder(Path(self.path).parent)
+        else:
+            partial = f"{self.path}.partial-{uuid.uuid4().hex}"
+            self.fs.put_file(str(self.temp), partial)
+            self.fs.mv(partial, self.path)
+            self.temp.unlink()
+        return digest.hexdigest()
+
+    def discard(self) -> None:
+        """Remove the temporary file (the final name is untouched)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.temp.unlink()
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class RowWriter:
+    """Writes scored record batches to a CSV or Parquet file, in one schema."""
+
+    def __init__(self, path: Path, file_format: str, schema: pa.Schema) -> None:
+        self.schema = schema
+        self._writer: pacsv.CSVWriter | pq.ParquetWriter
+        if file_format == "csv":
+            self._writer = pacsv.CSVWriter(
+                str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+            )
+        else:
+            self._writer = pq.ParquetWriter(str(path), schema)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append a batch (cast to the output schema)."""
+        if batch.schema != self.schema:
+            batch = batch.cast(self.schema)
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        """Finish the file (Parquet writes its footer here)."""
+        self._writer.close()
+
+
+class RejectsWriter:
+    """Writes the rejected rows' file, row number and reason as CSV."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._handle, lineterminator="\n")
+        self._csv.writerow(REJECTS_COLUMNS)
+        self.count = 0
+
+    def write(self, file: str, rows: list[int], reasons: list[str]) -> None:
+        """Record rejected rows of `file` (1-based data row numbers)."""
+        self._csv.writerows(zip([file] * len(rows), rows, reasons, strict=True))
+        self.count += len(rows)
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        self._handle.close()

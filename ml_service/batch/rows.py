@@ -1,0 +1,145 @@
+"""One chunk of rows → a feature matrix, the rows that cannot be scored and why, predictions.
+
+Pure functions over Arrow and NumPy arrays, run in the worker processes. A row is
+rejected, not fatal, when a feature is missing, not a number or not finite (or so
+large that a linear model overflows), with the first such feature as the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ml_service.models.payloads import MAX_ABS_VALUE
+
+_SHOWN_CHARS = 20
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """What scoring a chunk gives: the kept rows' features and scores, the rejects.
+
+    `columns` holds one float64 array per feature (kept rows only), `rejected`
+    the positions of rejected rows within the chunk and `reasons` why, in order.
+    """
+
+    columns: list[np.ndarray]
+    scores: np.ndarray
+    rejected: np.ndarray
+    reasons: list[str]
+
+    @property
+    def kept(self) -> int:
+        """Rows scored."""
+        return len(self.scores)
+
+
+def is_numeric_or_text(data_type: pa.DataType) -> bool:
+    """Whether a column of this type can hold a feature (numbers, or numbers as text)."""
+    return bool(
+        pa.types.is_integer(data_type)
+        or pa.types.is_floating(data_type)
+        or pa.types.is_decimal(data_type)
+        or pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_null(data_type)
+    )
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "…")
+
+
+def feature_values(
+    column: pa.Array | pa.ChunkedArray, name: str
+) -> tuple[np.ndarray, dict[int, str]]:
+    """A feature column as float64 (NaN where a row is rejected) and the rows' problems.
+
+    Returns:
+        The values, and `{row position: reason}` for the rows that cannot be scored.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        try:
+            column = pc.cast(column, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return _parse_text(column.to_pylist(), name)
+    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    problems: dict[int, str] = {}
+    if column.null_count:
+        for i in np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False)):
+            problems[int(i)] = f"{name}: missing value"
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(values) <= MAX_ABS_VALUE)
+    for i in np.flatnonzero(bad):
+        problems.setdefault(int(i), _range_problem(name, float(values[i])))
+    return values, problems
+
+
+def _range_problem(name: str, value: float) -> str:
+    if np.isfinite(value):
+        return f"{name}: {value:g} is out of range (at most {MAX_ABS_VALUE:g} in magnitude)"
+    return f"{name}: not a finite number ({value})"
+
+
+def _parse_text(texts: Sequence[str | None], name: str) -> tuple[np.ndarray, dict[int, str]]:
+    """The slow path for a text column Arrow could not cast: one value at a time."""
+    values = np.full(len(texts), np.nan)
+    problems: dict[int, str] = {}
+    for i, text in enumerate(texts):
+        if text is None or not text.strip():
+            problems[i] = f"{name}: missing value"
+            continue
+        try:
+            if "_" in text:  # Python's float() accepts 1_000; a data file should not
+                raise ValueError(text)
+            value = float(text)
+        except ValueError:
+            problems[i] = f"{name}: not a number ({_show(text.strip())})"
+            continue
+        if not abs(value) <= MAX_ABS_VALUE:
+            problems[i] = _range_problem(name, value)
+        else:
+            values[i] = value
+    return values, problems
+
+
+def score_rows(
+    batch: pa.RecordBatch, features: Sequence[str], predict: Callable[[np.ndarray], np.ndarray]
+) -> ScoredChunk:
+    """Check and score a chunk: the model's features, by name, in its order.
+
+    Rows with a bad feature, or whose prediction is not finite, are rejected with a
+    reason: the first bad feature in the model's order.
+    """
+    matrix = np.empty((len(features), batch.num_rows), dtype=np.float64)
+    reasons: dict[int, str] = {}
+    for j, name in enumerate(features):
+        values, problems = feature_values(batch.column(name), name)
+        matrix[j] = values
+        for i, reason in problems.items():
+            reasons.setdefault(i, reason)
+    keep = np.ones(batch.num_rows, dtype=bool)
+    keep[list(reasons)] = False
+    kept = matrix[:, keep] if reasons else matrix
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores = np.asarray(predict(kept.T), dtype=np.float64).reshape(-1)
+    finite = np.isfinite(scores)
+    if not finite.all():
+        positions = np.flatnonzero(keep)[~finite]
+        for i in positions:
+            reasons[int(i)] = "the prediction is not a finite number (features far out of range)"
+        keep[positions] = False
+        kept, scores = kept[:, finite], scores[finite]
+    rejected = np.flatnonzero(~keep)
+    return ScoredChunk(
+        columns=list(kept),
+        scores=scores,
+        rejected=rejected,
+        reasons=[reasons[int(i)] for i in rejected],
+    )

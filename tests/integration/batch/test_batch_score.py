@@ -1,0 +1,230 @@
+"""`mlops batch-score` on real files with a registered model: order, scores, formats, rejects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from ml_service.cli import cli
+from tests.conftest import DIABETES_CSV
+from tests.integration.batch.conftest import batch_score
+from tests.integration.serving.diabetes_model import FEATURES
+
+
+def model_predictions(model_dir: Path, frame: pd.DataFrame) -> np.ndarray:
+    """What the model itself predicts, loaded by MLflow, on the same rows."""
+    model = mlflow.pyfunc.load_model(str(model_dir))
+    return np.asarray(model.predict(frame[list(FEATURES)]), dtype=np.float64)
+
+
+def read_any(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_scores_equal_the_models_predict_in_input_order_across_chunks_and_workers(
+    batch_env, diabetes, tmp_path, workers
+):
+    shuffled = diabetes.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    source = tmp_path / "shuffled.csv"
+    shuffled.to_csv(source, index=False)
+    output = tmp_path / "scores.parquet"
+    result = batch_score(
+        "--input", str(source), "--output", str(output),
+        "--workers", workers, "--chunk-rows", "37", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scored = pd.read_parquet(output)
+    assert list(scored.columns) == [*shuffled.columns, "score"]
+    assert len(scored) == len(shuffled) == 442
+    np.testing.assert_array_equal(scored["Y"], shuffled["Y"])  # same rows, same order
+    np.testing.assert_array_equal(scored[list(FEATURES)], shuffled[list(FEATURES)])
+    np.testing.assert_allclose(
+        scored["score"], model_predictions(batch_env.local_dir, shuffled), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("source_suffix", "output_name", "extra"),
+    [
+        (".csv", "out.csv", []),
+        (".parquet", "out.parquet", []),
+        (".csv", "out.parquet", []),
+        (".parquet", "out.data", ["--format", "csv"]),
+    ],
+)
+def test_csv_and_parquet_in_and_out(
+    batch_env, diabetes, tmp_path, source_suffix, output_name, extra
+):
+    source = tmp_path / f"input{source_suffix}"
+    if source_suffix == ".csv":
+        diabetes.to_csv(source, index=False)
+    else:
+        diabetes.to_parquet(source, index=False)
+    output = tmp_path / output_name
+    result = batch_score(
+        "--input", str(source), "--output", str(output), "--workers", "1", "--score-column",
+        "predicted_y", *extra,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(output) if "csv" in extra or output.suffix == ".csv" else read_any(output)
+    np.testing.assert_allclose(
+        scored["predicted_y"], model_predictions(batch_env.local_dir, diabetes), rtol=1e-12
+    )
+    assert "scored 442 rows (0 rejected)" in result.output
+    assert f"output   {output}" in result.output
+
+
+def test_a_folder_is_scored_file_by_file_in_name_order(batch_env, diabetes, tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    diabetes.iloc[:100].to_csv(folder / "part-1.csv", index=False)
+    diabetes.iloc[100:300].to_parquet(folder / "part-2.parquet", index=False)
+    diabetes.iloc[300:].to_csv(folder / "part-3.csv", index=False)
+    (folder / "_SUCCESS").write_text("")
+    (folder / "notes.txt").write_text("not data")
+    output = tmp_path / "scores.csv"
+    result = batch_score("--input", str(folder), "--output", str(output), "--chunk-rows", "64")
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(output)
+    np.testing.assert_allclose(scored["Y"], diabetes["Y"])
+    np.testing.assert_allclose(
+        scored["score"], model_predictions(batch_env.local_dir, diabetes), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", ["scores.csv", "scores.parquet"])
+def test_a_rerun_writes_the_same_bytes_whatever_the_workers_and_chunks(batch_env, tmp_path, name):
+    outputs = []
+    for run, (workers, chunk) in enumerate([("1", "50"), ("2", "50"), ("1", "50")]):
+        output = tmp_path / str(run) / name
+        result = batch_score(
+            "--input", str(DIABETES_CSV), "--output", str(output),
+            "--workers", workers, "--chunk-rows", chunk, "--quiet",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def bad_rows_csv(diabetes: pd.DataFrame, path: Path) -> Path:
+    frame = diabetes.astype({"BMI": object, "S3": object})
+    frame.loc[3, "BMI"] = ""
+    frame.loc[10, "S3"] = "high"
+    frame.loc[20, "BMI"] = "inf"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_bad_rows_go_to_the_rejects_file_and_the_rest_is_scored(batch_env, diabetes, tmp_path):
+    source = bad_rows_csv(diabetes, tmp_path / "bad.csv")
+    output = tmp_path / "out" / "scores.parquet"
+    result = batch_score(
+        "--input", str(source), "--output", str(output), "--error-threshold", "3",
+        "--chunk-rows", "8",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "scored 439 rows (3 rejected)" in result.output
+    rejects = pd.read_csv(tmp_path / "out" / "scores.rejects.csv")
+    assert rejects["row"].tolist() == [4, 11, 21]  # data rows, counted from 1
+    assert rejects["reason"].tolist() == [
+        "BMI: missing value",
+        "S3: not a number ('high')",
+        "BMI: not a finite number (inf)",
+    ]
+    assert set(rejects["file"]) == {str(source)}
+    scored = pd.read_parquet(output)
+    kept = diabetes.drop(index=[3, 10, 20])
+    np.testing.assert_array_equal(scored["Y"], kept["Y"])
+    np.testing.assert_allclose(scored["score"], model_predictions(batch_env.local_dir, kept))
+
+
+@pytest.mark.parametrize("threshold", ["2", "0.5%"])
+def test_more_rejects_than_the_threshold_fail_the_job_and_write_no_output(
+    batch_env, diabetes, tmp_path, threshold
+):
+    source = bad_rows_csv(diabetes, tmp_path / "bad.csv")
+    output = tmp_path / "scores.csv"
+    result = batch_score(
+        "--input", str(source), "--output", str(output), "--error-threshold", threshold
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"error: 3 of 442 rows rejected, more than --error-threshold {threshold} allows; "
+        "no output written"
+    )
+    assert not output.exists()
+    assert len(pd.read_csv(tmp_path / "scores.rejects.csv")) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "scores.rejects.csv"]
+
+
+def test_no_limit_keeps_going(batch_env, diabetes, tmp_path):
+    source = bad_rows_csv(diabetes, tmp_path / "bad.csv")
+    output = tmp_path / "scores.csv"
+    result = batch_score("--input", str(source), "--output", str(output), "--error-threshold", "-1")
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(output)) == 439
+
+
+def test_the_job_is_an_mlflow_run_with_its_lineage_and_speed(batch_env, tmp_path):
+    output = tmp_path / "scores.parquet"
+    result = batch_score("--input", str(DIABETES_CSV), "--output", str(output), "--workers", "1")
+    assert result.exit_code == 0, result.output
+    run_id = result.output.split("  run      ")[1].split()[0]
+    run = mlflow.MlflowClient(batch_env.tracking_uri).get_run(run_id)
+    assert run.info.status == "FINISHED"
+    tags, metrics = run.data.tags, run.data.metrics
+    assert tags["mlops.model_name"] == "diabetes_regression_model"
+    assert tags["mlops.model_version"] == "1"
+    assert tags["mlops.batch.output"] == str(output)
+    import hashlib
+
+    assert tags["mlops.batch.output_digest"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert tags["mlops.batch.input_digest"] == hashlib.sha256(DIABETES_CSV.read_bytes()).hexdigest()
+    assert metrics["rows_scored"] == 442 and metrics["rows_rejected"] == 0
+    assert metrics["seconds"] > 0 and metrics["rows_per_second"] > 0
+    experiment = mlflow.MlflowClient(batch_env.tracking_uri).get_experiment(run.info.experiment_id)
+    assert experiment.name == "batch-scoring"
+
+
+def test_a_registered_dataset_version_is_an_input(batch_env, tmp_path):
+    registered = CliRunner().invoke(
+        cli, ["data", "register", "--name", "batch_input_ds", "--path", str(DIABETES_CSV)]
+    )
+    assert registered.exit_code == 0, registered.output
+    output = tmp_path / "scores.csv"
+    result = batch_score("--input", "batch_input_ds:latest", "--output", str(output))
+    assert result.exit_code == 0, result.output
+    assert "= batch_input_ds:" in result.output
+    assert len(pd.read_csv(output)) == 442
+    version = (
+        registered.output.split("registered ")[1].split()[0]
+        if "registered " in registered.output
+        else None
+    )
+    if version:
+        again = batch_score("--input", version, "--output", str(tmp_path / "again.csv"))
+        assert again.exit_code == 0, again.output
+        assert (tmp_path / "again.csv").read_bytes() == output.read_bytes()
+
+
+def test_an_fsspec_url_is_an_input_and_an_output(batch_env, diabetes):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    with fs.open("/batch-in/data.parquet", "wb") as handle:
+        diabetes.to_parquet(handle, index=False)
+    result = batch_score(
+        "--input", "memory://batch-in/data.parquet", "--output", "memory://batch-out/s.parquet"
+    )
+    assert result.exit_code == 0, result.output
+    with fs.open("/batch-out/s.parquet", "rb") as handle:
+        scored = pq.read_table(handle).to_pandas()
+    assert len(scored) == 442
+    assert fs.exists("/batch-out/s.rejects.csv")
