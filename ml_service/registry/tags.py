@@ -70,3 +70,9 @@ class RunTag:
     REGISTRATION: Final = "mlops.registration"
     REGISTERED_MODEL: Final = "mlops.registered_model"
     REGISTERED_VERSION: Final = "mlops.registered_version"
+
+    # A monitoring run (drift check, live performance).
+    MONITORING: Final = "mlops.monitoring"  # what the run checks: drift | performance
+    MONITORING_VERDICT: Final = "mlops.monitoring.verdict"
+    MONITORED_MODEL: Final = "mlops.monitoring.model"
+    MONITORED_VERSION: Final = "mlops.monitoring.model_version"
