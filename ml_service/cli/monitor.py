@@ -21,7 +21,7 @@ EXIT_INSUFFICIENT_DATA = 4
 
 @click.group("monitor", cls=MlopsGroup)
 def monitor_group() -> None:
-    """Monitoring: drift of scored data against the training data."""
+    """Monitoring: drift of scored data against the training data; live performance."""
 
 
 def _day(value: datetime | None) -> date | None:
@@ -86,3 +86,41 @@ def monitor_drift(
         Verdict.INSUFFICIENT_DATA: EXIT_INSUFFICIENT_DATA,
     }
     click.get_current_context().exit(codes[result.verdict])
+
+
+@monitor_group.command("performance")
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV or Parquet: request_id, the target column and, for requests of several rows, row.",
+)
+@click.option(
+    "--model",
+    default=None,
+    metavar="URI",
+    help="NAME, NAME:VERSION, NAME@ALIAS or models:/... "
+    "[default: MODEL_NAME@production if set, else @champion].",
+)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (UTC).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day (UTC).")
+def monitor_performance(
+    labels_path: Path, model: str | None, since: datetime | None, until: datetime | None
+) -> None:
+    """Join ground-truth labels to the collected predictions by request id; report live
+    mse, rmse, mae and r2 next to the training metrics, and log them to MLflow."""
+    from ml_service.monitoring.performance import METRICS, run_performance_check
+    from ml_service.settings import load_env
+
+    outcome = run_performance_check(load_env(), labels_path, model, _day(since), _day(until))
+    click.echo(
+        f"{outcome.model} version {outcome.model_version}: {outcome.matched_rows} labelled "
+        f"predictions ({outcome.unmatched_labels} labels matched no prediction)"
+    )
+    click.echo(f"{'METRIC':<8}{'LIVE':>12}{'TRAINING':>12}")
+    for name in METRICS:
+        training = outcome.training.get(name)
+        shown = f"{training:>12.4g}" if training is not None else f"{'-':>12}"
+        click.echo(f"{name:<8}{outcome.live[name]:>12.4g}{shown}")
+    click.echo(f"MLflow run: {outcome.run_id}")

@@ -179,6 +179,25 @@ def run_drift_check(
     )
 
 
+def monitoring_experiment(client: MlflowClient, env: Env) -> str:
+    """The id of the experiment `<EXPERIMENT_NAME>-monitoring`, created when missing."""
+    from mlflow.exceptions import MlflowException
+
+    experiment_name = f"{env.experiment_name}-monitoring"
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    artifacts = (env.workspace / "artifacts").as_uri()
+    location = artifacts if env.tracking_uri.startswith("sqlite:") else None
+    try:
+        return str(client.create_experiment(experiment_name, artifact_location=location))
+    except MlflowException:  # another check created it meanwhile
+        found = client.get_experiment_by_name(experiment_name)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
 def _log_run(
     client: MlflowClient,
     env: Env,
@@ -188,22 +207,7 @@ def _log_run(
     json_path: Path,
 ) -> str:
     """One MLflow run holding the verdict, the statistics and both files."""
-    from mlflow.exceptions import MlflowException
-
-    experiment_name = f"{env.experiment_name}-monitoring"
-    experiment = client.get_experiment_by_name(experiment_name)
-    if experiment is not None:
-        experiment_id = experiment.experiment_id
-    else:
-        artifacts = (env.workspace / "artifacts").as_uri()
-        location = artifacts if env.tracking_uri.startswith("sqlite:") else None
-        try:
-            experiment_id = client.create_experiment(experiment_name, artifact_location=location)
-        except MlflowException:  # another check created it meanwhile
-            found = client.get_experiment_by_name(experiment_name)
-            if found is None:
-                raise
-            experiment_id = found.experiment_id
+    experiment_id = monitoring_experiment(client, env)
     run = client.create_run(
         experiment_id,
         run_name=f"Drift check {context.model} v{context.model_version}",

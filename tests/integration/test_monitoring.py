@@ -150,3 +150,43 @@ def test_an_unknown_model_is_one_error_line(datastore):
     result = CliRunner().invoke(cli, ["monitor", "drift", "--model", f"{MODEL}:9"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"error: model {MODEL!r} has no version 9"]
+
+
+def test_live_performance_joins_labels_by_request_id(datastore, diabetes_frame, tmp_path):
+    rows = traffic(diabetes_frame, 100, 6)
+    collect(datastore, rows)  # requests req-1-0, req-1-5, ... of 5 rows each
+    labels = pd.DataFrame(
+        {
+            "request_id": [f"req-1-{(i // 5) * 5}" for i in range(len(rows))],
+            "row": [i % 5 for i in range(len(rows))],
+            "Y": rows["Y"],
+        }
+    )
+    labels = pd.concat([labels, pd.DataFrame({"request_id": ["unknown"], "row": [0], "Y": [1.0]})])
+    path = tmp_path / "labels.csv"
+    labels.to_csv(path, index=False)
+    result = CliRunner().invoke(
+        cli, ["monitor", "performance", "--labels", str(path)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "100 labelled predictions (1 labels matched no prediction)" in result.output
+
+    model = load_model(resolve_model_uri(f"models:/{MODEL}/1", load_env()))
+    predictions = model.predict(np.ascontiguousarray(rows[FEATURES].to_numpy(dtype=np.float64)))
+    expected_mse = float(np.mean((rows["Y"].to_numpy() - predictions) ** 2))
+    run_id = result.output.rsplit("MLflow run: ", 1)[1].strip()
+    run = configure_tracking(load_env()).client.get_run(run_id)
+    assert run.data.tags["mlops.monitoring"] == "performance"
+    assert run.data.metrics["live_mse"] == pytest.approx(expected_mse)
+    assert run.data.metrics["matched_rows"] == 100
+    assert {"training_mse", "training_r2"} <= set(run.data.metrics)
+
+
+def test_labels_without_row_for_multi_row_requests_are_refused(datastore, diabetes_frame, tmp_path):
+    rows = traffic(diabetes_frame, 10, 7)
+    collect(datastore, rows)
+    path = tmp_path / "labels.csv"
+    pd.DataFrame({"request_id": ["req-1-0"], "Y": [100.0]}).to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["monitor", "performance", "--labels", str(path)])
+    assert result.exit_code == 1
+    assert "add a 'row' column" in result.output
