@@ -30,17 +30,42 @@ def _retrain_once() -> int:
     is_flag=True,
     help="Train once for each new file in the datastore's landing/ folder (required).",
 )
-def retrain_command(if_new_data: bool) -> None:
-    """Retrain on each new file in the datastore's landing/ folder, exactly once."""
-    if not if_new_data:
+@click.option(
+    "--on-drift",
+    is_flag=True,
+    help="Then run the drift check (`mlops monitor drift`); on drift, train on the latest "
+    "DATASET_NAME version if it is newer than the model's training data; exit 3 if drift "
+    "is found and there is no newer data.",
+)
+@click.option(
+    "--model",
+    default=None,
+    metavar="URI",
+    help="Model the drift check looks at [default: MODEL_NAME@production, else @champion].",
+)
+def retrain_command(if_new_data: bool, on_drift: bool, model: str | None) -> None:
+    """Retrain on each new file in the datastore's landing/ folder, exactly once; and/or
+    when the drift check finds drift."""
+    from ml_service.settings import load_env
+
+    if not (if_new_data or on_drift):
         raise click.UsageError(
-            "say when to retrain: --if-new-data (or `mlops run` to train now on DATASET_NAME)"
+            "say when to retrain: --if-new-data and/or --on-drift "
+            "(or `mlops run` to train now on DATASET_NAME)"
         )
-    if _retrain_once() == 0:
+    if if_new_data and _retrain_once() == 0:
         from ml_service.monitoring.retrain import Folders
-        from ml_service.settings import load_env
 
         click.echo(f"no new data in {Folders.of(load_env()).landing}")
+    if on_drift:
+        from ml_service.monitoring.retrain import describe, retrain_on_drift
+
+        outcome = retrain_on_drift(load_env(), model)
+        click.echo(f"drift check: {outcome.verdict}: {outcome.message} (report: {outcome.report})")
+        if outcome.trained is not None:
+            click.echo(f"retrained on drift: {describe(outcome.trained)}")
+        elif outcome.verdict == "drift":
+            click.get_current_context().exit(3)
 
 
 @click.command("watch")

@@ -313,3 +313,44 @@ def describe(outcome: RetrainOutcome) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class DriftRetrainOutcome:
+    """What `--on-drift` did: the drift verdict and, when it retrained, the training's outcome."""
+
+    verdict: str
+    message: str
+    report: str
+    trained: RetrainOutcome | None
+
+
+def retrain_on_drift(env: Env, model: str | None = None) -> DriftRetrainOutcome:
+    """Run the drift check; on drift, train on the latest DATASET_NAME version when it is
+    newer than the data the model was trained on (retraining on the same data changes nothing).
+    """
+    from ml_service.monitoring.drift import Verdict
+    from ml_service.monitoring.drift_check import run_drift_check
+
+    check = run_drift_check(env, model)
+    verdict = check.result.verdict
+    if verdict is not Verdict.DRIFT:
+        return DriftRetrainOutcome(
+            verdict.value, check.result.message, str(check.html_path), trained=None
+        )
+    registry = DatasetRegistry.from_env(env)
+    latest = registry.get(env.dataset_name)
+    trained_on = registry.get(*check.reference.split(":", 1))
+    if latest.name == trained_on.name and latest.version <= trained_on.version:
+        return DriftRetrainOutcome(
+            verdict.value,
+            f"{check.result.message}; no data newer than {check.reference}, which the model "
+            "was trained on: land new data (retrain --if-new-data) to retrain",
+            str(check.html_path),
+            trained=None,
+        )
+    job = f"drift-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+    trained = _train(env, job, f"drift in {check.model}:{check.model_version}", latest)
+    return DriftRetrainOutcome(
+        verdict.value, check.result.message, str(check.html_path), trained=trained
+    )

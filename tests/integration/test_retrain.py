@@ -193,3 +193,27 @@ def test_two_watchers_at_once_never_train_twice_on_one_file(
         if line.startswith(tuple(f"{name}: registered diabetes_ds:" for name in names))
     ]
     assert len(reported) == 2  # one watcher reports each file, once
+
+
+def test_on_drift_retrains_only_when_there_is_newer_data(workspace: Path, tmp_path: Path) -> None:
+    from tests.integration.test_monitoring import collect, traffic
+
+    frame = pd.read_csv(DIABETES_CSV)
+    land(workspace, subset(tmp_path, 150, 8), "first.csv")
+    assert retrain_if_new_data(load_env())[0].new_champion == "diabetes_regression_model:1"
+    shifted = traffic(frame, 300, 9)
+    shifted["BMI"] += 0.9 * frame["BMI"].std()
+    collect(workspace / "datastore", shifted)
+
+    stuck = CliRunner().invoke(cli, ["retrain", "--on-drift"], catch_exceptions=False)
+    assert stuck.exit_code == 3, stuck.output
+    assert "drift check: drift" in stuck.output
+    assert "no data newer than diabetes_ds:1" in stuck.output
+
+    newer = tmp_path / "newer.csv"
+    shifted.to_csv(newer, index=False)
+    DatasetRegistry.from_env(load_env()).register("diabetes_ds", newer, load_env_checks())
+    retrained = CliRunner().invoke(cli, ["retrain", "--on-drift"], catch_exceptions=False)
+    assert retrained.exit_code == 0, retrained.output
+    assert "retrained on drift: registered diabetes_ds:2, pipeline run" in retrained.output
+    assert len(retrain_runs()) == 2
