@@ -217,3 +217,20 @@ def test_on_drift_retrains_only_when_there_is_newer_data(workspace: Path, tmp_pa
     assert retrained.exit_code == 0, retrained.output
     assert "retrained on drift: registered diabetes_ds:2, pipeline run" in retrained.output
     assert len(retrain_runs()) == 2
+
+
+def test_watch_runs_the_same_logic_round_after_round(workspace: Path) -> None:
+    land(workspace, BAD_EXAMPLES / "missing_values.csv")
+    result = CliRunner().invoke(
+        cli, ["watch", "--interval", "0.1", "--rounds", "2"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("missing_values.csv: quarantined:") == 1
+    assert len(jobs(workspace, "quarantine")) == 1
+    assert retrain_runs() == []
+
+
+def test_retrain_says_when_to_retrain() -> None:
+    result = CliRunner().invoke(cli, ["retrain"])
+    assert result.exit_code == 2
+    assert "--if-new-data and/or --on-drift" in result.output
