@@ -127,18 +127,23 @@ def _job_lock(folders: Folders, job: str, wait: bool = False) -> Iterator[bool]:
 
 def _new_files(folders: Folders) -> list[Path]:
     """Landed data files, oldest first (dot-files and partial uploads are skipped)."""
-    files = [
-        p
-        for p in folders.landing.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in READABLE_SUFFIXES
-    ]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+    files = []
+    for path in folders.landing.iterdir():
+        if path.name.startswith(".") or path.suffix.lower() not in READABLE_SUFFIXES:
+            continue
+        try:
+            files.append((path.stat().st_mtime, path.name, path))
+        except FileNotFoundError:  # another watcher claimed it meanwhile
+            continue
+    return [path for _, _, path in sorted(files)]
 
 
 def _job_file(job_dir: Path) -> Path | None:
-    found = [p for p in job_dir.iterdir() if p.suffix.lower() in READABLE_SUFFIXES and p.is_file()]
-    originals = [p for p in found if not p.name.startswith("combined-")]
-    return originals[0] if originals else None
+    """The landed file of a job (files the job makes itself live in subfolders)."""
+    found = sorted(
+        p for p in job_dir.iterdir() if p.is_file() and p.suffix.lower() in READABLE_SUFFIXES
+    )
+    return found[0] if found else None
 
 
 def retrain_if_new_data(env: Env) -> list[RetrainOutcome]:
@@ -225,7 +230,8 @@ def _register(env: Env, job_dir: Path, data_file: Path) -> DatasetVersion:
         read_data_file(data_file), checks, data_file.name, reference.stats, reference.ref
     )
     combined = pd.concat([registry.load(reference)[checks.columns], valid], ignore_index=True)
-    path = job_dir / f"combined-{data_file.stem}.csv"
+    (job_dir / "append").mkdir(exist_ok=True)
+    path = job_dir / "append" / f"{data_file.stem}-appended-to-{reference.version}.csv"
     partial = path.with_name(f".{path.name}.partial")
     combined.to_csv(partial, index=False)
     partial.replace(path)

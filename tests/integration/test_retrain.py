@@ -179,7 +179,7 @@ def test_two_watchers_at_once_never_train_twice_on_one_file(
     assert [w.returncode for w in watchers] == [0, 0], outputs
 
     done = jobs(workspace, "done")
-    trained = sorted(p.name for job in done for p in job.glob("*.csv") if "combined" not in p.name)
+    trained = sorted(p.name for job in done for p in job.glob("*.csv"))
     assert trained == names  # each file in exactly one finished job
     runs = retrain_runs()
     assert len(runs) == 2
