@@ -82,3 +82,36 @@ def test_accepting_when_nothing_shifted_records_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "no distribution shift to accept" in result.output
     assert DatasetRegistry.from_env(load_env()).get("ds", 2).accepted_shift is None
+
+
+def test_a_registry_at_the_previous_migration_gains_the_column_and_keeps_its_rows(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, inspect, text
+
+    from ml_service.registry.database import MIGRATIONS, engine_for
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    old = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.execute(
+            text(
+                "insert into mlops_dataset_versions (name, version, digest, uri, source, rows, "
+                "schema_json, stats_json, created_at) values "
+                "('ds', 1, 'abc', 'file:///x.csv', 'x.csv', 3, '{}', '{}', '2026-01-01')"
+            )
+        )
+    old.dispose()
+    engine = engine_for(url)
+    columns = {c["name"] for c in inspect(engine).get_columns("mlops_dataset_versions")}
+    assert "accepted_shift_json" in columns
+    version = DatasetRegistry(engine, str(tmp_path / "datastore")).get("ds", 1)
+    assert (version.rows, version.accepted_shift) == (3, None)
+    engine.dispose()
+    engine_for.cache_clear()

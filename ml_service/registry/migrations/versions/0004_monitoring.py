@@ -21,6 +21,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A workspace made before migrations existed, by a build that already had the
+    # column in its table definition, has it; adding it again would fail.
+    columns = sa.inspect(op.get_bind()).get_columns("mlops_dataset_versions")
+    if "accepted_shift_json" in {column["name"] for column in columns}:
+        return
     with op.batch_alter_table("mlops_dataset_versions") as batch:
         batch.add_column(sa.Column("accepted_shift_json", sa.Text, nullable=True))
 
