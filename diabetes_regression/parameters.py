@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ml_service.data.checks import DataChecks
 from ml_service.errors import SettingsError
+from ml_service.monitoring.drift import DriftChecks
 
 PARAMETERS_PATH = Path(__file__).with_name("parameters.json")
 
@@ -73,6 +74,7 @@ class ModelParameters(_Strict):
     training: TrainingParameters
     evaluation: EvaluationParameters
     registration: RegistrationParameters
+    monitoring: DriftChecks
 
 
 def load_parameters(path: Path = PARAMETERS_PATH) -> ModelParameters:

@@ -131,6 +131,13 @@ class Env(BaseSettings):
         description="Send the service's traces and logs to Azure Monitor (Application Insights).",
     )
 
+    # Retraining on new data (`mlops retrain --if-new-data`, `mlops watch`).
+    retrain_dataset_policy: Literal["append", "replace"] = Field(
+        default="append",
+        description="What a file landed in the datastore's `landing/` becomes: `append` "
+        "(the latest DATASET_NAME version's rows plus the file's) or `replace` (the file alone).",
+    )
+
     # Azure ML, used only by the Azure path (`mlops pipeline|endpoint ... --target azureml`).
     # Names and defaults are MLOpsPython's where it has them.
     workspace_name: str | None = Field(default=None, description="Azure ML workspace.")

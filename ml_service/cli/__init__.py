@@ -11,7 +11,9 @@ from ml_service.cli.data import data_group
 from ml_service.cli.deploy import deploy_group, package_command
 from ml_service.cli.group import MlopsGroup, configure_logging
 from ml_service.cli.model import model_group
+from ml_service.cli.monitor import monitor_group
 from ml_service.cli.pipeline import endpoint_group, pipeline_group
+from ml_service.cli.retrain import retrain_command, watch_command
 from ml_service.cli.run import run_command
 from ml_service.cli.serve import serve_command
 from ml_service.cli.server import server_group
@@ -39,6 +41,9 @@ for command in (
     package_command,
     ci_group,
     batch_score_command,
+    monitor_group,
+    retrain_command,
+    watch_command,
 ):
     cli.add_command(command)
 

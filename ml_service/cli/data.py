@@ -38,11 +38,32 @@ def _data_checks() -> DataChecks:
 @click.option(
     "--path", "path", required=True, type=click.Path(dir_okay=False), help="CSV or Parquet file."
 )
-def data_register(name: str, path: str) -> None:
+@click.option(
+    "--accept-shift",
+    is_flag=True,
+    help="Register even if the distribution moved too far from the latest version's "
+    "(the schema is still checked); needs --reason, kept on the new version.",
+)
+@click.option("--reason", default=None, metavar="TEXT", help="Why the shift is accepted.")
+def data_register(name: str, path: str, accept_shift: bool, reason: str | None) -> None:
     """Validate a file and register it as the next version of NAME."""
-    version, created = _dataset_registry().register(name, path, _data_checks())
+    if accept_shift and not (reason and reason.strip()):
+        raise click.UsageError("--accept-shift needs --reason TEXT: say why the shift is right")
+    if reason and not accept_shift:
+        raise click.UsageError("--reason goes with --accept-shift")
+    version, created = _dataset_registry().register(
+        name, path, _data_checks(), accept_shift_reason=reason if accept_shift else None
+    )
     if created:
         click.echo(f"registered {version.ref} ({version.rows} rows, sha256 {version.digest[:12]})")
+        if version.accepted_shift:
+            shift = version.accepted_shift
+            click.echo(
+                f"accepted a distribution shift from {shift.reference} ({shift.reason}): "
+                + "; ".join(shift.problems)
+            )
+        elif accept_shift:
+            click.echo("no distribution shift to accept: the data matches the latest version")
     else:
         click.echo(f"{path} is already registered as {version.ref}; nothing changed")
 

@@ -83,6 +83,13 @@ def dataset_details(version: DatasetVersion) -> str:
         f"source   {version.source}",
         f"created  {version.created_at:%Y-%m-%d %H:%M:%S}",
     ]
+    if version.accepted_shift:
+        shift = version.accepted_shift
+        lines += [
+            f"accepted shift from {shift.reference} by {shift.accepted_by} "
+            f"at {shift.accepted_at}: {shift.reason}",
+            *(f"  {problem}" for problem in shift.problems),
+        ]
     rows = [("COLUMN", "DTYPE", "MEAN", "STD", "MIN", "MAX")]
     rows += [
         (

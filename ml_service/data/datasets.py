@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import logging
+import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,12 +28,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from ml_service.data import datastore
 from ml_service.data.checks import (
     DataChecks,
+    check_schema,
     column_statistics,
+    distribution_problems,
     read_data_file,
     schema_of,
-    validate_frame,
 )
-from ml_service.errors import DatasetNotFoundError, MlopsError
+from ml_service.errors import DatasetNotFoundError, DataValidationError, MlopsError
 from ml_service.registry.database import dataset_versions, registry_engine
 from ml_service.settings import Env
 
@@ -55,11 +57,32 @@ class DatasetVersion:
     schema: dict[str, str]
     stats: dict[str, dict[str, float]]
     created_at: datetime
+    accepted_shift: AcceptedShift | None = None
 
     @property
     def ref(self) -> str:
         """`name:version`, as the CLI and the lineage show it."""
         return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class AcceptedShift:
+    """A distribution shift deliberately accepted when a version was registered: its lineage."""
+
+    reason: str
+    reference: str  # the version the shift was measured against, NAME:VERSION
+    problems: list[str]  # what the distribution check found
+    accepted_by: str
+    accepted_at: str
+
+    def to_json(self) -> str:
+        """The record as stored on the version's row."""
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str) -> AcceptedShift:
+        """A record read from a version's row."""
+        return cls(**json.loads(text))
 
 
 def parse_dataset_ref(ref: str) -> tuple[str, str]:
@@ -150,13 +173,24 @@ class DatasetRegistry:
     # -- writing -------------------------------------------------------------
 
     def register(
-        self, name: str, path: str | Path, checks: DataChecks, check_distribution: bool = True
+        self,
+        name: str,
+        path: str | Path,
+        checks: DataChecks,
+        check_distribution: bool = True,
+        accept_shift_reason: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Validate a file and register it as the next version of `name`.
 
         The file is checked against the schema and, when `name` already has
         versions, against the latest one's statistics; a file that fails is
         neither copied nor registered.
+
+        Args:
+            accept_shift_reason: register the file even when its distribution
+                moved too far from the latest version's, and keep this reason,
+                the problems found and who accepted them on the new version.
+                Only the distribution check can be accepted, never the schema.
 
         Returns:
             The version, and whether it was created (False: identical content
@@ -165,6 +199,10 @@ class DatasetRegistry:
         Raises:
             DataValidationError: the file fails the data checks.
         """
+        if accept_shift_reason is not None and not accept_shift_reason.strip():
+            raise DataValidationError(
+                "accepting a distribution shift needs a reason: say why the new data is right"
+            )
         _check_name(name)
         path = Path(path)
         frame = read_data_file(path)
@@ -172,13 +210,27 @@ class DatasetRegistry:
         existing = self.find_by_digest(name, digest)
         if existing is not None:
             return existing, False
-        reference = None
-        reference_name = ""
-        if check_distribution:
-            latest = self.list_versions(name)
-            if latest:
-                reference, reference_name = latest[-1].stats, latest[-1].ref
-        valid = validate_frame(frame, checks, str(path), reference, reference_name)
+        valid = check_schema(frame, checks, str(path))
+        accepted = None
+        latest = self.list_versions(name) if check_distribution else []
+        if latest:
+            reference = latest[-1]
+            problems = distribution_problems(column_statistics(valid), reference.stats, checks)
+            if problems and accept_shift_reason is None:
+                raise DataValidationError(
+                    f"{path}: distribution differs from {reference.ref}: "
+                    + "; ".join(problems)
+                    + "; if the shift is real and wanted, register it with "
+                    "`mlops data register --accept-shift --reason TEXT`"
+                )
+            if problems and accept_shift_reason is not None:
+                accepted = AcceptedShift(
+                    reason=accept_shift_reason.strip(),
+                    reference=reference.ref,
+                    problems=problems,
+                    accepted_by=_who(),
+                    accepted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                )
 
         uri = self._store(name, digest, path)
         record = {
@@ -189,6 +241,7 @@ class DatasetRegistry:
             "rows": len(valid),
             "schema_json": json.dumps(schema_of(frame)),
             "stats_json": json.dumps(column_statistics(valid)),
+            "accepted_shift_json": accepted.to_json() if accepted else None,
         }
         return self._insert_next_version(record)
 
@@ -255,6 +308,17 @@ def dataset_to_train_on(
     return registry.get(name, version)
 
 
+def _who() -> str:
+    """`user@host` of this process, for records of who did what."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
 def _check_name(name: str) -> None:
     if not name or any(c in name for c in "/\\:") or name.strip() != name:
         raise MlopsError(
@@ -286,4 +350,9 @@ def _to_version(row: Any) -> DatasetVersion:
         schema=json.loads(row["schema_json"]),
         stats=json.loads(row["stats_json"]),
         created_at=row["created_at"],
+        accepted_shift=(
+            AcceptedShift.from_json(row["accepted_shift_json"])
+            if row["accepted_shift_json"]
+            else None
+        ),
     )

@@ -66,6 +66,8 @@ dataset_versions = Table(
     Column("schema_json", Text, nullable=False),
     Column("stats_json", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Why a distribution shift was accepted (`data register --accept-shift`); NULL: none was.
+    Column("accepted_shift_json", Text, nullable=True),
     UniqueConstraint("name", "version", name="uq_dataset_name_version"),
     UniqueConstraint("name", "digest", name="uq_dataset_name_digest"),
 )

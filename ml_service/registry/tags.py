@@ -75,6 +75,12 @@ class RunTag:
     REGISTERED_MODEL: Final = "mlops.registered_model"
     REGISTERED_VERSION: Final = "mlops.registered_version"
 
+    # A monitoring run (drift check, live performance).
+    MONITORING: Final = "mlops.monitoring"  # what the run checks: drift | performance
+    MONITORING_VERDICT: Final = "mlops.monitoring.verdict"
+    MONITORED_MODEL: Final = "mlops.monitoring.model"
+    MONITORED_VERSION: Final = "mlops.monitoring.model_version"
+
 
 class BatchTag:
     """Tags of a batch-scoring run (`mlops batch-score`): what it scored, with what, into where."""

@@ -78,7 +78,7 @@ def test_migrations_create_our_tables_with_our_own_version_table(pg_database: st
     assert "alembic_version" not in tables  # MLflow's is left to MLflow
     with engine.connect() as connection:
         assert connection.execute(text(f"select version_num from {VERSION_TABLE}")).all() == [
-            ("0002",)
+            ("0004",)
         ]
     engine.dispose()
     engine_for(url).dispose()
@@ -120,7 +120,7 @@ def test_a_workspace_made_before_migrations_keeps_its_data(tmp_path: Path) -> No
         assert connection.execute(text("select id from mlops_published_pipelines")).all() == [
             ("id1",)
         ]
-        assert connection.execute(text(f"select * from {VERSION_TABLE}")).all() == [("0002",)]
+        assert connection.execute(text(f"select * from {VERSION_TABLE}")).all() == [("0004",)]
     assert "mlops_locks" in inspect(engine).get_table_names()
 
 

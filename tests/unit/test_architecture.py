@@ -67,6 +67,8 @@ def test_the_platform_never_imports_the_model_package() -> None:
         ("ml_service.pipelines", ("ml_service.serving", "ml_service.cli")),
         ("ml_service.team", ("ml_service.pipelines", "ml_service.serving", "ml_service.cli")),
         ("ml_service.deploy", ("ml_service.pipelines", "ml_service.cli")),
+        # Monitoring reads what serving collected from the datastore, never the service itself.
+        ("ml_service.monitoring", ("ml_service.serving", "ml_service.cli")),
     ],
 )
 def test_lower_layers_do_not_import_higher_ones(package: str, forbidden: tuple[str, ...]) -> None:
