@@ -67,8 +67,10 @@ class ScoredRequest:
                     "model_name": self.model_name,
                     "model_version": self.model_version,
                     "features": self.features,
-                    "inputs": self.inputs,
-                    "predictions": self.predictions,
+                    # orjson serialises only C-contiguous arrays (a column slice or
+                    # a transposed matrix is not one).
+                    "inputs": np.ascontiguousarray(self.inputs),
+                    "predictions": np.ascontiguousarray(self.predictions),
                 },
                 option=orjson.OPT_SERIALIZE_NUMPY,
             )
@@ -133,7 +135,15 @@ class DataCollector:
     def _write(self, batch: list[ScoredRequest]) -> None:
         by_day: dict[date, list[bytes]] = {}
         for record in batch:
-            by_day.setdefault(record.time.date(), []).append(record.to_json_line())
+            try:
+                line = record.to_json_line()
+            except (TypeError, orjson.JSONEncodeError) as err:
+                # One record that cannot be serialised must not stop the writer
+                # thread: every later record would be lost with it.
+                self.failed += 1
+                log.error("could not serialise collected record %s: %s", record.request_id, err)
+                continue
+            by_day.setdefault(record.time.date(), []).append(line)
         self._batches += 1
         for day, lines in by_day.items():
             folder = f"{self._folder}/date={day.isoformat()}"

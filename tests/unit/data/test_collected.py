@@ -88,6 +88,38 @@ def test_write_failures_are_counted_not_raised(tmp_path):
     assert (collector.written, collector.failed) == (0, 1)
 
 
+def test_a_non_contiguous_array_is_collected(tmp_path):
+    # A column slice or a transposed matrix is not C-contiguous; orjson refuses those.
+    record = _record(date(2026, 1, 1), "sliced", rows=2)
+    wide = np.arange(8, dtype=np.float64).reshape(2, 4)
+    sliced = ScoredRequest(**{**record.__dict__, "inputs": wide[:, ::2]})
+    assert not sliced.inputs.flags["C_CONTIGUOUS"]
+    collector = DataCollector(str(tmp_path), "m")
+    collector.start()
+    collector.collect(sliced)
+    collector.close()
+    assert (collector.written, collector.failed) == (1, 0)
+    assert read_collected(str(tmp_path), "m")[0]["inputs"] == [[0.0, 2.0], [4.0, 6.0]]
+
+
+def test_a_record_that_cannot_be_serialised_does_not_stop_the_writer(tmp_path):
+    record = _record(date(2026, 1, 1), "bad")
+    bad = ScoredRequest(**{**record.__dict__, "inputs": np.array([[object()]], dtype=object)})
+    collector = DataCollector(str(tmp_path), "m")
+    collector.start()
+    collector.collect(bad)
+    collector.close()  # the writer thread has finished the first batch
+    later = DataCollector(str(tmp_path), "m")
+    later.start()
+    for request_id in ("after-1", "after-2"):
+        later.collect(bad)
+        later.collect(_record(date(2026, 1, 1), request_id))
+    later.close()
+    assert (collector.written, collector.failed) == (0, 1)
+    assert (later.written, later.failed) == (2, 2)
+    assert [r["request_id"] for r in read_collected(str(tmp_path), "m")] == ["after-1", "after-2"]
+
+
 def test_close_without_start_is_harmless(tmp_path):
     DataCollector(str(tmp_path), "m").close()
 
