@@ -127,11 +127,11 @@ def test_the_commands_are_found() -> None:
     assert {
         ("python", ("-m", "ml_service.pipelines.diabetes_regression_build_train_pipeline")),
         ("python", ("-m", "ml_service.pipelines.run_train_pipeline")),
-        ("python", ("-m", "ml_service.util.smoke_test_scoring_service")),
         ("mlops", ("ci", "model-artifact")),
         ("mlops", ("ci", "read-artifact")),
-        ("mlops", ("serve",)),
-        ("mlops", ("endpoint", "compile")),
+        ("mlops", ("deploy",)),
+        ("mlops", ("deploy", "status")),
+        ("mlops", ("deploy", "history")),
     } <= seen
 
 
