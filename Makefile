@@ -56,7 +56,7 @@ browser: ## install Debian's Chromium for the UI browser test, if missing (root 
 screenshots: $(STAMP) browser ## refresh the MLflow UI screenshots in docs/images (browser test)
 	UPDATE_DOCS_IMAGES=1 $(BIN)/python -m pytest tests/ui -q
 
-docs: $(STAMP) ## regenerate docs/configuration.md from the settings models
+docs: $(STAMP) ## regenerate docs/configuration.md and .env.example from the settings models
 	$(BIN)/python -m ml_service.project.config_reference
 
 clean: ## remove the environment and the local workspace
