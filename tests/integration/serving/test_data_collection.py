@@ -68,8 +68,13 @@ def test_collection_can_be_turned_off(registered_model, tmp_path):
 def test_rejected_requests_are_not_collected(registered_model, tmp_path):
     datastore = tmp_path / "datastore"
     with run_service(registered_model.workspace, mlops_datastore_uri=str(datastore)) as running:
-        requests.post(f"{running.url}/score", json={"data": [[1]]}, timeout=10)
-    assert read_collected(str(datastore), registered_model.name) == []
+        rejected = requests.post(f"{running.url}/score", json={"data": [[1]]}, timeout=10)
+        # A good request beside it: collection is on, so an empty store would prove nothing.
+        accepted = requests.post(f"{running.url}/score", json=SAMPLE, timeout=10)
+    assert rejected.status_code == 400, rejected.text
+    assert accepted.status_code == 200, accepted.text
+    records = read_collected(str(datastore), registered_model.name)
+    assert [r["request_id"] for r in records] == [accepted.headers["x-request-id"]]
 
 
 @pytest.fixture
