@@ -107,6 +107,14 @@ def test_azure_compile_commands_run_offline(tmp_path: Path) -> None:
     assert (root / "build" / "azureml-endpoints" / "online-deployment-blue.yml").is_file()
 
 
+def test_every_bash_block_is_executed() -> None:
+    """A ```bash block runs in this test module; a block that is only shown says so (```sh)."""
+    pages = [*sorted(DOCS.glob("*.md")), REPO_ROOT / "README.md"]
+    with_bash = {p.name for p in pages if bash_blocks(p.read_text(encoding="utf-8"))}
+    unexecuted = sorted(with_bash - set(EXECUTED))
+    assert unexecuted == [], f"{unexecuted}: run their ```bash blocks here, or fence them ```sh"
+
+
 def _all_docs_text() -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md")))
 
