@@ -104,7 +104,7 @@ ci-train: $(STAMP) ## CI's train stage: publish, run the pipeline, write reports
 screenshots: $(STAMP) browser ## refresh the MLflow UI screenshots in docs/images (browser test)
 	UPDATE_DOCS_IMAGES=1 $(BIN)/python -m pytest tests/ui -q
 
-docs: $(STAMP) ## regenerate docs/configuration.md from the settings models
+docs: $(STAMP) ## regenerate docs/configuration.md and .env.example from the settings models
 	$(BIN)/python -m ml_service.project.config_reference
 
 clean: ## remove the environment and the local workspace

@@ -173,7 +173,8 @@ def main() -> None:
         **os.environ,
         "MLOPS_WORKSPACE": str(workspace),
         "MLFLOW_TRACKING_URI": f"sqlite:///{workspace / 'mlflow.db'}",
-        # MLflow 3.17 refuses to deserialize any model (skops included) without it.
+        # MLflow 3.17's default, set so that a `false` exported in the shell, which
+        # makes MLflow refuse every model (skops included), cannot stop it loading ours.
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
         # `mlflow models serve` runs `uvicorn` from PATH.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

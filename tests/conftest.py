@@ -10,26 +10,17 @@ import mlflow
 import pandas as pd
 import pytest
 
+from ml_service.settings import Env
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DIABETES_CSV = REPO_ROOT / "data" / "diabetes.csv"
 BAD_EXAMPLES = REPO_ROOT / "data" / "bad_examples"
 
-# Settings a developer may have exported; tests start from the defaults.
+# Settings a developer may have exported; tests start from the defaults. Every
+# setting of the model (so a new one is cleared too) and MLflow's own variables.
 _SETTINGS = (
-    "MLOPS_WORKSPACE",
-    "MLFLOW_TRACKING_URI",
+    *(name.upper() for name in Env.model_fields),
     "MLFLOW_REGISTRY_URI",
-    "MLOPS_REGISTRY_URI",
-    "MLOPS_DATASTORE_URI",
-    "EXPERIMENT_NAME",
-    "MODEL_NAME",
-    "DATASET_NAME",
-    "DATASET_VERSION",
-    "TRAINING_PIPELINE_NAME",
-    "RUN_EVALUATION",
-    "ALLOW_RUN_CANCEL",
-    "BUILD_BUILDID",
-    "BUILD_URI",
     "MLFLOW_RUN_ID",
     "MLFLOW_EXPERIMENT_NAME",
     "MLFLOW_EXPERIMENT_ID",
@@ -39,8 +30,10 @@ _SETTINGS = (
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh workspace folder; the test runs from its parent, away from any `.env`."""
-    for name in _SETTINGS:
-        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        # Settings are matched case-insensitively: `scoring_key` counts too.
+        if name.upper() in _SETTINGS:
+            monkeypatch.delenv(name)
     folder = tmp_path / "ws"
     monkeypatch.setenv("MLOPS_WORKSPACE", str(folder))
     monkeypatch.chdir(tmp_path)

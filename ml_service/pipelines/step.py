@@ -21,6 +21,7 @@ from mlflow.entities import Run
 
 from ml_service.errors import MlopsError
 from ml_service.pipelines.definition import NO_VALUE
+from ml_service.registry.tags import RunTag
 from ml_service.settings import Env, load_env
 from ml_service.tracking.store import Tracking, configure_tracking
 
@@ -48,9 +49,11 @@ def start_step(env: Env | None = None) -> StepContext:
 def step_run(run_id: str | None, run_name: str) -> Iterator[Run]:
     """The run a step logs to: the one the orchestrator made (`--run_id`), or a new one.
 
-    The run ends FAILED if the step raises, FINISHED otherwise.
+    The run ends FAILED if the step raises, FINISHED otherwise. It is tagged with the
+    pid of the process running the step (the orchestrator's own with in-process steps).
     """
     with mlflow.start_run(run_id=run_id or None, run_name=None if run_id else run_name) as run:
+        mlflow.set_tag(RunTag.STEP_PID, str(os.getpid()))
         yield run
 
 

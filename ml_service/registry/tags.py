@@ -59,6 +59,7 @@ class RunTag:
     PID: Final = "mlops.pid"
     PROCESS_START: Final = "mlops.process_start"
     FAILURE: Final = "mlops.failure"
+    STEP_PID: Final = "mlops.step_pid"  # the process that ran the step's code
 
     # The Train model step.
     DATASET: Final = "mlops.dataset"

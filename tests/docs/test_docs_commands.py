@@ -2,7 +2,7 @@
 
 Blocks fenced as ```sh are shown, not executed (they serve forever or set up a
 machine); for those, every `make` target and `mlops` command the docs name must
-exist. Links between the docs must resolve.
+exist. Links between the docs (and the READMEs) must resolve, #anchors included.
 """
 
 from __future__ import annotations
@@ -25,7 +25,16 @@ from ml_service.settings import Env
 from tests.conftest import REPO_ROOT, free_port
 
 DOCS = REPO_ROOT / "docs"
-EXECUTED = ["lifecycle.md", "bring-your-own-model.md", "azure.md"]
+# Pages whose ```bash blocks run: here, or in their own module beside this one
+# (test_batch_scoring_doc.py, test_monitoring_doc.py).
+EXECUTED = [
+    "lifecycle.md",
+    "bring-your-own-model.md",
+    "azure.md",
+    "deployment.md",
+    "batch-scoring.md",
+    "monitoring.md",
+]
 REQUIRED = [
     "getting-started.md",
     "lifecycle.md",
@@ -130,6 +139,14 @@ def test_deployment_commands_run_from_champion_to_production_and_stop(tmp_path: 
     assert not list((root / ".mlops" / "endpoints").glob("*/process.json"))
 
 
+def test_every_bash_block_is_executed() -> None:
+    """A ```bash block runs in the docs tests; a block that is only shown says so (```sh)."""
+    pages = [*sorted(DOCS.glob("*.md")), REPO_ROOT / "README.md"]
+    with_bash = {p.name for p in pages if bash_blocks(p.read_text(encoding="utf-8"))}
+    unexecuted = sorted(with_bash - set(EXECUTED))
+    assert unexecuted == [], f"{unexecuted}: run their ```bash blocks here, or fence them ```sh"
+
+
 def _all_docs_text() -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md")))
 
@@ -163,11 +180,49 @@ def test_make_help_lists_every_target() -> None:
     assert targets == shown
 
 
+LINKED_PAGES = [
+    *sorted(DOCS.glob("*.md")),
+    REPO_ROOT / "README.md",
+    REPO_ROOT / "benchmarks" / "README.md",
+]
+LINK = re.compile(r"\]\(\s*([^)\s]+)\s*\)")
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """The #anchors GitHub gives a page's headings (outside code blocks)."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    for line in FENCE.sub("", markdown).splitlines():
+        heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not heading:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def test_heading_anchors_follow_github() -> None:
+    text = (
+        "# Guarantees, tested\n## `mlops serve` (HTTP)\n## Setup\n## Setup\n```\n# not one\n```\n"
+    )
+    assert heading_anchors(text) == {"guarantees-tested", "mlops-serve-http", "setup", "setup-1"}
+
+
 def test_links_between_docs_resolve() -> None:
-    for page in DOCS.glob("*.md"):
-        for target in re.findall(r"\]\(([^)#]+)\)", page.read_text(encoding="utf-8")):
-            if target.startswith(("http://", "https://")):
+    """Every relative link names an existing file, and its #anchor a heading of that page."""
+    checked = 0
+    for page in LINKED_PAGES:
+        for target in LINK.findall(page.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://", "mailto:")):
                 continue
-            if target == "team-mode.md":
-                continue  # written on its own branch; merged beside these pages
-            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name} links to missing {target}"
+            if anchor:
+                assert linked.suffix == ".md", f"{page.name}: #{anchor} in a link to {path}"
+                anchors = heading_anchors(linked.read_text(encoding="utf-8"))
+                assert anchor in anchors, f"{page.name} links to {target}: no such heading"
+                checked += 1
+    assert checked, "no link with an #anchor was checked"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from ml_service.pipelines.contracts import DatasetRef, TrainOutput
@@ -22,6 +23,24 @@ MODEL = "diabetes_regression_model"
 
 def _client() -> MlflowClient:
     return configure_tracking(load_env()).client
+
+
+def assert_no_pickle(model_dir: Path) -> None:
+    """The model is saved with skops, and its folder holds no pickle or cloudpickle file."""
+    mlmodel = yaml.safe_load((model_dir / "MLmodel").read_text())
+    sklearn_flavor = mlmodel["flavors"]["sklearn"]
+    assert sklearn_flavor["serialization_format"] == "skops"
+    assert (model_dir / sklearn_flavor["pickled_model"]).is_file()
+    assert mlmodel["flavors"]["python_function"]["loader_module"] == "mlflow.sklearn"
+    for path in model_dir.rglob("*"):
+        if path.is_file():
+            assert path.suffix not in {".pkl", ".pickle", ".cloudpickle", ".joblib"}, path
+            # Pickle protocol 2 and later starts with PROTO (0x80) and the protocol number.
+            head = path.read_bytes()[:2]
+            assert not (head[:1] == b"\x80" and head[1:2] in _PICKLE_PROTOCOLS), path
+
+
+_PICKLE_PROTOCOLS = {bytes([n]) for n in range(2, 6)}
 
 
 def _train(env: dict[str, str], output: Path, data: Path = DIABETES_CSV):  # type: ignore[no-untyped-def]
@@ -42,8 +61,7 @@ def test_train_step_logs_everything_and_writes_its_output(
     result = json.loads((output / "train_output.json").read_text())
     assert result["metrics"]["mse"] == pytest.approx(3295.71, abs=0.01)
     assert result["dataset"]["name"] == "diabetes_ds" and result["dataset"]["version"] == 1
-    assert (output / "model" / "MLmodel").is_file()
-    assert (output / "model" / "model.skops").is_file()  # no pickle
+    assert_no_pickle(output / "model")
     assert (output / "test_data.parquet").is_file()
 
     client = _client()
@@ -59,6 +77,7 @@ def test_train_step_logs_everything_and_writes_its_output(
         "AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6",
     ]  # fmt: skip
     assert model_info.saved_input_example_info is not None
+    assert_no_pickle(Path(mlflow.artifacts.download_artifacts(result["model_uri"])))
     loaded = mlflow.pyfunc.load_model(result["model_uri"])
     assert loaded.predict(
         mlflow.models.Model.load(result["model_uri"]).load_input_example(

@@ -2,7 +2,7 @@
 
 Drives Debian's headless Chromium (/usr/bin/chromium, installed by `make browser`)
 with Playwright; never a downloaded browser. A missing browser fails the test:
-it is not skipped. UPDATE_DOCS_IMAGES=1 (`make docs-images`) copies the
+it is not skipped. UPDATE_DOCS_IMAGES=1 (`make screenshots`) copies the
 screenshots into docs/images/.
 """
 

@@ -10,6 +10,9 @@ from ml_service.settings import load_env
 
 GOOD_KEY = "k" * 8 + "-0123456789abcdef"
 
+# Away from the developer's own SCORING_* variables and `.env`.
+pytestmark = pytest.mark.usefixtures("workspace")
+
 
 def test_no_key_means_auth_off():
     assert read_scoring_key(load_env()) is None
