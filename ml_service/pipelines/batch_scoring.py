@@ -10,17 +10,13 @@ SCORING_PIPELINE_NAME, version BUILD_BUILDID.
 
 from __future__ import annotations
 
-import logging
-
 from ml_service.batch import EXPERIMENT
 from ml_service.pipelines.definition import NO_VALUE, PipelineSpec, StepSpec, with_parameters
 from ml_service.pipelines.local_orchestrator import PipelineRunResult, run_pipeline
-from ml_service.pipelines.published import PublishedPipeline, find, publish
+from ml_service.pipelines.published import PublishedPipeline, find, publish_logged
 from ml_service.registry.database import registry_engine
 from ml_service.settings import Env
 from ml_service.tracking.store import configure_tracking
-
-log = logging.getLogger(__name__)
 
 SCORE, COPY = "score", "copy_output"
 COPY_MODULE = "ml_service.pipelines.copy_scores"
@@ -71,17 +67,7 @@ def build_pipeline(env: Env) -> PipelineSpec:
 
 def build_and_publish(env: Env) -> PublishedPipeline:
     """Build the pipeline and publish it to the registry database."""
-    published, created = publish(registry_engine(env), build_pipeline(env))
-    spec = published.spec
-    log.info(
-        "%s pipeline %s version %s (id %s): %s",
-        "published" if created else "already published",
-        spec.name,
-        spec.version,
-        published.id,
-        " → ".join(step.display_name for step in spec.steps),
-    )
-    return published
+    return publish_logged(registry_engine(env), build_pipeline(env))
 
 
 def find_published(env: Env) -> PublishedPipeline:

@@ -7,6 +7,7 @@ rebuild on the same build id replaces what it built before.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ from sqlalchemy import Engine, insert, select, update
 from ml_service.errors import PipelineNotFoundError
 from ml_service.pipelines.definition import PipelineSpec
 from ml_service.registry.database import lock_row, published_pipelines
+
+log = logging.getLogger(__name__)
 
 ACTIVE = "active"
 RETIRED = "retired"
@@ -70,6 +73,20 @@ def publish(engine: Engine, spec: PipelineSpec) -> tuple[PublishedPipeline, bool
         }
         connection.execute(insert(table).values(**row))
     return _to_published(row), True
+
+
+def publish_logged(engine: Engine, spec: PipelineSpec) -> PublishedPipeline:
+    """Publish `spec` (see `publish`) and log what was published, or found already published."""
+    published, created = publish(engine, spec)
+    log.info(
+        "%s pipeline %s version %s (id %s): %s",
+        "published" if created else "already published",
+        published.spec.name,
+        published.spec.version,
+        published.id,
+        " → ".join(step.display_name for step in published.spec.steps),
+    )
+    return published
 
 
 def find(engine: Engine, name: str, version: str) -> PublishedPipeline:
