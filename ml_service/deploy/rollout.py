@@ -152,6 +152,29 @@ class Rollouts:
             time.sleep(0.2)
         raise EndpointError(f"the service did not apply the traffic {traffic} in time")
 
+    def _give_all_traffic(
+        self,
+        endpoint: str,
+        service: process.EndpointProcess,
+        deployment: Deployment,
+        action: str,
+        detail: str = "",
+    ) -> None:
+        """Send all traffic to `deployment`, wait for the service, move the alias, record it."""
+        traffic = {deployment.name: 100}
+        self.state.set_traffic(endpoint, traffic)
+        self._wait_traffic(service, traffic)
+        if endpoint == PRODUCTION:
+            self._set_alias(deployment.model_name, deployment.model_version)
+        self.state.record(
+            endpoint,
+            action,
+            deployment=deployment.name,
+            model_name=deployment.model_name,
+            model_version=deployment.model_version,
+            detail=detail,
+        )
+
     def _smoke_test(self, service: process.EndpointProcess, deployment: str) -> None:
         from ml_service.serving.smoke_test import SmokeTestError, call_scoring_service
 
@@ -274,18 +297,7 @@ class Rollouts:
                 raise EndpointError(f"{endpoint} has no canary to promote")
             service = self._service(endpoint)
             canary = max(current, key=lambda d: d.created_at)
-            traffic = {canary.name: 100}
-            self.state.set_traffic(endpoint, traffic)
-            self._wait_traffic(service, traffic)
-            if endpoint == PRODUCTION:
-                self._set_alias(canary.model_name, canary.model_version)
-            self.state.record(
-                endpoint,
-                "promote",
-                deployment=canary.name,
-                model_name=canary.model_name,
-                model_version=canary.model_version,
-            )
+            self._give_all_traffic(endpoint, service, canary, "promote")
             return self._result(
                 endpoint,
                 service.url,
@@ -305,19 +317,7 @@ class Rollouts:
             service = self._service(endpoint)
             if len(current) == 2:
                 kept = min(current, key=lambda d: d.created_at)
-                traffic = {kept.name: 100}
-                self.state.set_traffic(endpoint, traffic)
-                self._wait_traffic(service, traffic)
-                if endpoint == PRODUCTION:
-                    self._set_alias(kept.model_name, kept.model_version)
-                self.state.record(
-                    endpoint,
-                    "rollback",
-                    deployment=kept.name,
-                    model_name=kept.model_name,
-                    model_version=kept.model_version,
-                    detail="canary removed",
-                )
+                self._give_all_traffic(endpoint, service, kept, "rollback", "canary removed")
                 return self._result(
                     endpoint, service.url, f"{endpoint}: back to version {kept.model_version}"
                 )
