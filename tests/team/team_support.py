@@ -2,7 +2,8 @@
 
 
 PostgreSQL runs on 127.0.0.1:5432 with trust auth (as on the developers'
-machines and in CI). Every test gets its own database, dropped afterwards, and
+machines and in CI), or where MLOPS_TEST_PG says (user, host and port are all
+taken from it). Every test gets its own database, dropped afterwards, and
 its own `mlops server start` on a free loopback port, stopped afterwards.
 """
 
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -37,11 +39,23 @@ def _admin() -> psycopg.Connection:
     return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
 
 
+def url_on(admin: str, database: str, password: str | None = None) -> str:
+    """URL of `database` on the server `admin` names: its user, host and port, all of them."""
+    given = psycopg.conninfo.conninfo_to_dict(admin)
+    user = quote(str(given.get("user") or "postgres"), safe="")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    host = str(given.get("host") or "127.0.0.1")
+    port = str(given.get("port") or "5432")
+    if host.startswith("/"):  # a Unix socket directory
+        return f"postgresql://{auth}@/{database}?host={quote(host, safe='')}&port={port}"
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"postgresql://{auth}@{host}:{port}/{database}"
+
+
 def pg_url(database: str, password: str | None = None) -> str:
-    """URL of a database on the test server (user from PG_ADMIN)."""
-    user = psycopg.conninfo.conninfo_to_dict(PG_ADMIN).get("user", "postgres")
-    auth = f"{user}:{password}" if password else user
-    return f"postgresql://{auth}@127.0.0.1:5432/{database}"
+    """URL of a database on the test server (user, host and port from PG_ADMIN)."""
+    return url_on(PG_ADMIN, database, password)
 
 
 @contextlib.contextmanager

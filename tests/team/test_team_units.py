@@ -160,3 +160,21 @@ def test_register_rechecks_against_the_champion_of_the_moment(tmp_path: Path) ->
         model_registry.register_challenger(
             client, "m", f"runs:/{run_id}/model", run_id, {}, lambda _c: (True, "")
         )
+
+
+@pytest.mark.parametrize(
+    ("admin", "url"),
+    [
+        ("postgresql://postgres@127.0.0.1:5432/postgres", "postgresql://postgres@127.0.0.1:5432/d"),
+        ("postgresql://ops@db.example:6543/postgres", "postgresql://ops@db.example:6543/d"),
+        ("host=/run/pg port=5444 user=ops dbname=postgres", "postgresql://ops@/d?host=%2Frun%2Fpg&port=5444"),
+        ("postgresql://ops@[::1]:5433/postgres", "postgresql://ops@[::1]:5433/d"),
+        ("postgresql:///postgres", "postgresql://postgres@127.0.0.1:5432/d"),
+    ],
+)  # fmt: skip
+def test_mlops_test_pg_is_honoured_whole(admin: str, url: str) -> None:
+    """The tests' databases are on the server MLOPS_TEST_PG names: user, host and port."""
+    from tests.team.team_support import url_on
+
+    assert url_on(admin, "d") == url
+    assert url_on(admin, "d", "p w").startswith(url.split("@")[0] + ":p%20w@")
