@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+import ml_service.deploy.state  # noqa: F401  (its tables join the registry's metadata)
 from diabetes_regression.parameters import load_parameters
 from ml_service.data.datasets import DatasetRegistry
 from ml_service.pipelines.definition import PipelineSpec, StepSpec
