@@ -1,6 +1,6 @@
 """One chunk of rows → a feature matrix, the rows that cannot be scored and why, predictions.
 
-Pure functions over Arrow and NumPy arrays, run in the worker processes. A row is
+Pure functions over Arrow and NumPy arrays, run on the scoring threads. A row is
 rejected, not fatal, when a feature is missing, not a number or not finite (or so
 large that a linear model overflows), with the first such feature as the reason.
 """
