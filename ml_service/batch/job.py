@@ -31,7 +31,7 @@ from ml_service.batch.output import (
     rejects_location,
 )
 from ml_service.batch.pool import ChunkScorer
-from ml_service.batch.rows import ScoredChunk, score_rows
+from ml_service.batch.rows import ScoredChunk, aligned_chunk_rows, score_rows
 from ml_service.batch.sources import InputFile, InputSource, open_source
 from ml_service.batch.threshold import ErrorThreshold, parse_threshold
 from ml_service.errors import BatchInputError, BatchOutputError, RejectThresholdError
@@ -239,12 +239,13 @@ def _score(plan: _Plan, request: BatchRequest) -> tuple[int, int, str]:
         chunk = score_rows(batch, features, predict)
         return _scored_batch(batch, chunk, schema, features), chunk
 
+    chunk_rows = aligned_chunk_rows(request.chunk_rows)
     scored = 0
     failed = True
     try:
         for item in plan.source.files:
             first_row = 1
-            batches = item.open_batches(features, request.chunk_rows, passthrough)
+            batches = item.open_batches(features, chunk_rows, passthrough)
             for batch, (out, chunk) in scorer.map(score, batches):
                 writer.write(out)
                 if len(chunk.rejected):
