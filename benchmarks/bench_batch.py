@@ -14,7 +14,8 @@ without the twin, through scikit-learn); `mlflow models predict` loads the
 scikit-learn flavor either way.
 
 (a) the floor: one process reads the whole file with pyarrow, calls the model's
-    predict once on the whole matrix and writes the result with pyarrow;
+    predict once on the whole matrix and writes the result with pyarrow (Parquet
+    encoded as `mlops batch-score` writes it: float columns without dictionary);
 (b) `mlflow models predict --env-manager local` (CSV only: it reads no Parquet).
 """
 
@@ -55,8 +56,9 @@ model = load_model(resolve_model_uri(uri, load_env()))
 table = pq.read_table(source) if source.endswith(".parquet") else pacsv.read_csv(source)
 matrix = np.column_stack([table.column(n).to_numpy() for n in model.features])
 table = table.append_column("score", pa.array(model.predict(matrix)))
-if target.endswith(".parquet"):
-    pq.write_table(table, target)
+if target.endswith(".parquet"):  # encoded as batch-score writes it: floats plain
+    plain = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+    pq.write_table(table, target, use_dictionary=plain)
 else:
     pacsv.write_csv(table, target)
 """
