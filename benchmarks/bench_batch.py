@@ -6,10 +6,16 @@ committed). Each command runs as its own process; the figures are wall-clock
 rows/s and the peak resident memory of the whole process tree (workers included),
 sampled every 20 ms. Prints a Markdown table for benchmarks/README.md.
 
-    python benchmarks/bench_batch.py [--rows 1000000 10000000] [--no-mlflow]
+    python benchmarks/bench_batch.py [--rows 1000000 10000000] [--no-mlflow] [--runtime skops]
+
+The model is registered as the Register step does, with its ONNX twin, so
+`mlops batch-score` and the floor score through ONNX Runtime (`--runtime skops`:
+without the twin, through scikit-learn); `mlflow models predict` loads the
+scikit-learn flavor either way.
 
 (a) the floor: one process reads the whole file with pyarrow, calls the model's
-    predict once on the whole matrix and writes the result with pyarrow;
+    predict once on the whole matrix and writes the result with pyarrow (Parquet
+    encoded as `mlops batch-score` writes it: float columns without dictionary);
 (b) `mlflow models predict --env-manager local` (CSV only: it reads no Parquet).
 """
 
@@ -50,8 +56,9 @@ model = load_model(resolve_model_uri(uri, load_env()))
 table = pq.read_table(source) if source.endswith(".parquet") else pacsv.read_csv(source)
 matrix = np.column_stack([table.column(n).to_numpy() for n in model.features])
 table = table.append_column("score", pa.array(model.predict(matrix)))
-if target.endswith(".parquet"):
-    pq.write_table(table, target)
+if target.endswith(".parquet"):  # encoded as batch-score writes it: floats plain
+    plain = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+    pq.write_table(table, target, use_dictionary=plain)
 else:
     pacsv.write_csv(table, target)
 """
@@ -110,11 +117,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--no-mlflow", action="store_true", help="Skip mlflow models predict.")
+    parser.add_argument("--runtime", choices=["onnx", "skops"], default="onnx")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    workspace = WORK / "workspace"
+    workspace = WORK / f"workspace-{args.runtime}"
     if not (workspace / "mlflow.db").exists():
-        register_diabetes_model(workspace)
+        register_diabetes_model(workspace, twin=args.runtime == "onnx")
     env = dict(os.environ)
     env.update(
         MLOPS_WORKSPACE=str(workspace),
@@ -124,6 +132,7 @@ def main() -> None:
     uri = "models:/diabetes_regression_model/1"
     bin_dir = Path(sys.executable).parent
     print(f"{platform.node()} · {os.cpu_count()} cores · {platform.python_version()}")
+    print(f"model scored by {args.runtime}")
     print(f"load average {os.getloadavg()[0]:.1f} at start\n")
     print("| rows | format | command | seconds | rows/s | peak RSS MB | rows/s vs floor |")
     print("|---:|---|---|---:|---:|---:|---:|")

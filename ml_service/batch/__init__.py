@@ -2,7 +2,7 @@
 
 `job` reads top to bottom as the recipe (check everything, then stream, score,
 write atomically, record); `rows` and `threshold` are the pure pieces, `sources`
-and `output` the I/O, `pool` the ordered worker pool.
+and `output` the I/O, `pool` the ordered pool of scoring threads.
 """
 
 DEFAULT_SCORE_COLUMN = "score"

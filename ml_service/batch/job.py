@@ -26,11 +26,12 @@ from ml_service.batch.output import (
     AtomicFile,
     RejectsWriter,
     RowWriter,
+    WriteBehind,
     output_format,
     rejects_location,
 )
 from ml_service.batch.pool import ChunkScorer
-from ml_service.batch.rows import ScoredChunk
+from ml_service.batch.rows import ScoredChunk, aligned_chunk_rows, score_rows
 from ml_service.batch.sources import InputFile, InputSource, open_source
 from ml_service.batch.threshold import ErrorThreshold, parse_threshold
 from ml_service.errors import BatchInputError, BatchOutputError, RejectThresholdError
@@ -161,7 +162,7 @@ def _check(request: BatchRequest, env: Env) -> _Plan:
         raise BatchInputError("--chunk-rows: give a number of rows from 1")
     workers = request.workers or os.cpu_count() or 1
     if workers < 1:
-        raise BatchInputError("--workers: give a number of processes from 1")
+        raise BatchInputError("--workers: give a number of threads from 1")
     file_format = output_format(request.output, request.format)
     uri = request.model_uri or default_model_uri(env)
     resolved = resolve_model_uri(uri, env)
@@ -226,18 +227,27 @@ def _score(plan: _Plan, request: BatchRequest) -> tuple[int, int, str]:
 
     digests = ThreadPoolExecutor(max_workers=1)
     digest_future = digests.submit(plan.source.digest)
-    scorer = ChunkScorer(plan.model, plan.resolved, plan.workers)
-    writer = RowWriter(plan.output.temp, plan.output_format, schema)
+    scorer = ChunkScorer(plan.workers)
+    writer = WriteBehind(RowWriter(plan.output.temp, plan.output_format, schema))
     rejects = RejectsWriter(plan.rejects.temp)
     progress = _progress(plan.source) if request.progress else None
+    predict = plan.model.predict
+
+    def score(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, ScoredChunk]:
+        # Runs on the scoring threads: checking, scoring and building the output
+        # batch all release the GIL; only writing stays in order on this thread.
+        chunk = score_rows(batch, features, predict)
+        return _scored_batch(batch, chunk, schema, features), chunk
+
+    chunk_rows = aligned_chunk_rows(request.chunk_rows)
     scored = 0
     failed = True
     try:
         for item in plan.source.files:
             first_row = 1
-            batches = item.open_batches(features, request.chunk_rows, passthrough)
-            for batch, chunk in scorer.map(batches):
-                writer.write(_scored_batch(batch, chunk, schema, features))
+            batches = item.open_batches(features, chunk_rows, passthrough)
+            for batch, (out, chunk) in scorer.map(score, batches):
+                writer.write(out)
                 if len(chunk.rejected):
                     rows = (chunk.rejected + first_row).tolist()
                     rejects.write(item.uri, rows, chunk.reasons)
@@ -250,7 +260,7 @@ def _score(plan: _Plan, request: BatchRequest) -> tuple[int, int, str]:
         raise BatchInputError(f"cannot read {request.input}: {err}") from err
     finally:
         scorer.close(cancel=failed)
-        writer.close()
+        writer.close(cancel=failed)
         rejects.close()
         if progress is not None:
             progress.close()

@@ -14,6 +14,8 @@ import hashlib
 import os
 import tempfile
 import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -146,28 +148,106 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+ROW_GROUP_ROWS = 131_072
+"""Rows per Parquet row group, whatever the chunks: the file's bytes do not depend on them."""
+
+
 class RowWriter:
-    """Writes scored record batches to a CSV or Parquet file, in one schema."""
+    """Writes scored record batches to a CSV or Parquet file, in one schema.
+
+    Parquet row groups are cut at every `ROW_GROUP_ROWS` rows of the output, not
+    at chunk boundaries, so `--chunk-rows` does not change the file; at most one
+    row group's worth of rows waits here.
+    """
 
     def __init__(self, path: Path, file_format: str, schema: pa.Schema) -> None:
         self.schema = schema
-        self._writer: pacsv.CSVWriter | pq.ParquetWriter
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._csv: pacsv.CSVWriter | None = None
+        self._parquet: pq.ParquetWriter | None = None
         if file_format == "csv":
-            self._writer = pacsv.CSVWriter(
+            self._csv = pacsv.CSVWriter(
                 str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
             )
         else:
-            self._writer = pq.ParquetWriter(str(path), schema)
+            # Floats are written plain: dictionary-encoding a column of measurements
+            # costs five times the write and rarely saves space; other columns
+            # (identifiers, categories) keep it.
+            self._parquet = pq.ParquetWriter(
+                str(path),
+                schema,
+                use_dictionary=[f.name for f in schema if not pa.types.is_floating(f.type)],
+            )
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append a batch (cast to the output schema)."""
         if batch.schema != self.schema:
             batch = batch.cast(self.schema)
-        self._writer.write_batch(batch)
+        if self._csv is not None:
+            self._csv.write_batch(batch)
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush(whole_groups_only=True)
+
+    def _flush(self, whole_groups_only: bool) -> None:
+        assert self._parquet is not None
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        ready = table.num_rows
+        if whole_groups_only:
+            ready -= ready % ROW_GROUP_ROWS
+        for start in range(0, ready, ROW_GROUP_ROWS):
+            group = table.slice(start, min(ROW_GROUP_ROWS, ready - start)).combine_chunks()
+            self._parquet.write_table(group, row_group_size=ROW_GROUP_ROWS)
+        rest = table.slice(ready)
+        self._pending = rest.combine_chunks().to_batches() if rest.num_rows else []
+        self._pending_rows = rest.num_rows
 
     def close(self) -> None:
-        """Finish the file (Parquet writes its footer here)."""
-        self._writer.close()
+        """Finish the file (Parquet writes its last row group and footer here)."""
+        if self._csv is not None:
+            self._csv.close()
+            return
+        assert self._parquet is not None
+        if self._pending_rows:
+            self._flush(whole_groups_only=False)
+        self._parquet.close()
+
+
+class WriteBehind:
+    """Writes batches on a thread of its own, in order, so reading and writing overlap.
+
+    At most `depth` batches wait; a write's error is raised by a later `write` or by `close`.
+    """
+
+    def __init__(self, writer: RowWriter, depth: int = 2) -> None:
+        self._writer = writer
+        self._depth = depth
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-write")
+        self._pending: deque[Future[None]] = deque()
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Queue a batch, waiting while `depth` batches are already queued."""
+        self._pending.append(self._thread.submit(self._writer.write, batch))
+        while len(self._pending) > self._depth:
+            self._pending.popleft().result()
+
+    def close(self, cancel: bool = False) -> None:
+        """Finish the queued writes (or drop them when `cancel`), then the file."""
+        try:
+            self._thread.shutdown(wait=True, cancel_futures=cancel)
+            if not cancel:
+                for future in self._pending:
+                    future.result()
+        finally:
+            self._pending.clear()
+            if cancel:  # the job failed: its error matters, not the half-written file's
+                with contextlib.suppress(Exception):
+                    self._writer.close()
+            else:
+                self._writer.close()
 
 
 class RejectsWriter:

@@ -1,28 +1,24 @@
 """Score chunks on every core, results in input order, with a bounded number in flight.
 
-Each worker process loads the model once (its initializer); chunks travel to it
-as Arrow record batches holding only the model's features. At most `window`
-chunks are in flight, so memory stays flat however long the input.
+Chunks are scored by threads of this process, sharing the one loaded model: the
+work per chunk (Arrow casts, NumPy, ONNX Runtime or scikit-learn's matrix
+products) releases the GIL, so threads use every core without copying a chunk
+to another process or paying a worker's start-up (imports, model load). At most
+`window` chunks are in flight, so memory stays flat however long the input.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TypeVar
-
-import pyarrow as pa
-
-from ml_service.batch.rows import ScoredChunk, score_rows
-from ml_service.models.load import LoadedModel, load_model
-from ml_service.models.resolve import ResolvedModel
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-_model: LoadedModel | None = None
+WINDOW_PER_WORKER = 2
+"""Chunks in flight per worker: one being scored, one waiting."""
 
 
 def ordered_map(
@@ -46,58 +42,27 @@ def ordered_map(
         yield first, future.result()
 
 
-def _init_worker(resolved: ResolvedModel) -> None:
-    global _model
-    _model = load_model(resolved)
-
-
-def _score_in_worker(batch: pa.RecordBatch) -> ScoredChunk:
-    assert _model is not None, "the worker's initializer loads the model"
-    return score_rows(batch, _model.features, _model.predict)
-
-
 class ChunkScorer:
-    """Scores chunks of feature columns: in this process (one worker) or in a process pool."""
+    """Applies a chunk function in this thread (one worker) or in a pool of threads, in order."""
 
-    def __init__(self, model: LoadedModel, resolved: ResolvedModel, workers: int) -> None:
-        self._model = model
+    def __init__(self, workers: int) -> None:
         self._workers = workers
-        self._executor: ProcessPoolExecutor | None = None
+        self._executor: ThreadPoolExecutor | None = None
         if workers > 1:
-            # forkserver: workers start from a clean process, not a fork of this one
-            # (its threads and MLflow state), and import the scoring code only once.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["ml_service.batch.pool"])
-            self._executor = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=context,
-                initializer=_init_worker,
-                initargs=(resolved,),
+            self._executor = ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="batch-score"
             )
 
-    def map(
-        self, batches: Iterable[pa.RecordBatch]
-    ) -> Iterator[tuple[pa.RecordBatch, ScoredChunk]]:
-        """Each batch with its scored chunk, in order (workers get only the feature columns)."""
-        features: Sequence[str] = self._model.features
+    def map(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+        """Each item with `function(item)`, in the items' order."""
         if self._executor is None:
-            for batch in batches:
-                yield batch, score_rows(batch, features, self._model.predict)
+            for item in items:
+                yield item, function(item)
             return
-        originals: deque[pa.RecordBatch] = deque()
-
-        def feature_columns() -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                originals.append(batch)
-                yield batch.select(list(features))
-
-        for _, scored in ordered_map(
-            self._executor, _score_in_worker, feature_columns(), 2 * self._workers
-        ):
-            yield originals.popleft(), scored
+        yield from ordered_map(self._executor, function, items, WINDOW_PER_WORKER * self._workers)
 
     def close(self, cancel: bool = False) -> None:
-        """Stop the workers (dropping queued chunks when `cancel`)."""
+        """Stop the threads (dropping queued chunks when `cancel`)."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=cancel)
             self._executor = None

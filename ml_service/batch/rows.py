@@ -1,6 +1,6 @@
 """One chunk of rows → a feature matrix, the rows that cannot be scored and why, predictions.
 
-Pure functions over Arrow and NumPy arrays, run in the worker processes. A row is
+Pure functions over Arrow and NumPy arrays, run on the scoring threads. A row is
 rejected, not fatal, when a feature is missing, not a number or not finite (or so
 large that a linear model overflows), with the first such feature as the reason.
 """
@@ -109,13 +109,28 @@ def _parse_text(texts: Sequence[str | None], name: str) -> tuple[np.ndarray, dic
     return values, problems
 
 
+SCORE_BLOCK_ROWS = 1_024
+"""Rows per call to the model's predict. BLAS and ONNX Runtime may round a row's
+prediction differently depending on where it falls in the matrix they are given,
+so every call covers the same rows of the file, whatever the chunks: chunks hold
+whole blocks (see `aligned_chunk_rows`) and rejected rows keep their place."""
+
+
+def aligned_chunk_rows(chunk_rows: int) -> int:
+    """`chunk_rows` rounded up to whole scoring blocks."""
+    return -(-chunk_rows // SCORE_BLOCK_ROWS) * SCORE_BLOCK_ROWS
+
+
 def score_rows(
     batch: pa.RecordBatch, features: Sequence[str], predict: Callable[[np.ndarray], np.ndarray]
 ) -> ScoredChunk:
     """Check and score a chunk: the model's features, by name, in its order.
 
     Rows with a bad feature, or whose prediction is not finite, are rejected with a
-    reason: the first bad feature in the model's order.
+    reason: the first bad feature in the model's order. The model is called on
+    blocks of `SCORE_BLOCK_ROWS` rows from the chunk's start, rejected rows
+    included (as zeros, their predictions dropped), so a row's score does not
+    depend on how the file was cut into chunks, as long as chunks hold whole blocks.
     """
     matrix = np.empty((len(features), batch.num_rows), dtype=np.float64)
     reasons: dict[int, str] = {}
@@ -126,20 +141,23 @@ def score_rows(
             reasons.setdefault(i, reason)
     keep = np.ones(batch.num_rows, dtype=bool)
     keep[list(reasons)] = False
-    kept = matrix[:, keep] if reasons else matrix
+    rows = np.ascontiguousarray(matrix.T)
+    if reasons:
+        rows[~keep] = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        scores = np.asarray(predict(kept.T), dtype=np.float64).reshape(-1)
-    finite = np.isfinite(scores)
-    if not finite.all():
-        positions = np.flatnonzero(keep)[~finite]
-        for i in positions:
-            reasons[int(i)] = "the prediction is not a finite number (features far out of range)"
-        keep[positions] = False
-        kept, scores = kept[:, finite], scores[finite]
+        blocks = [
+            np.asarray(predict(rows[start : start + SCORE_BLOCK_ROWS]), dtype=np.float64)
+            for start in range(0, batch.num_rows, SCORE_BLOCK_ROWS)
+        ]
+    scores = np.concatenate(blocks).reshape(-1) if blocks else np.empty(0)
+    bad_score = keep & ~np.isfinite(scores)
+    for position in np.flatnonzero(bad_score).tolist():
+        reasons[position] = "the prediction is not a finite number (features far out of range)"
+    keep &= ~bad_score
     rejected = np.flatnonzero(~keep)
     return ScoredChunk(
-        columns=list(kept),
-        scores=scores,
+        columns=list(matrix[:, keep]) if len(rejected) else list(matrix),
+        scores=scores[keep],
         rejected=rejected,
         reasons=[reasons[int(i)] for i in rejected],
     )

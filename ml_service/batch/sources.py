@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -26,8 +26,10 @@ from ml_service.settings import Env
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _DATASET_REF = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+):(?P<version>\d+|latest)$")
-# Read big blocks of CSV (Arrow parses each on all cores); chunks are sliced from them.
-_CSV_BLOCK_BYTES = 16 << 20
+# CSV blocks of 4 MB (Arrow parses each on all cores; bigger ones made memory grow with
+# the file); chunks are cut from them.
+_CSV_BLOCK_BYTES = 4 << 20
+_PARQUET_BUFFER = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,17 @@ class InputFile:
         chunk_rows: int,
         column_types: dict[str, pa.DataType] | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """The file's rows as record batches of at most `chunk_rows` rows, in order.
+        """The file's rows in order, in record batches of exactly `chunk_rows` rows (last: fewer).
 
         CSV features are read as text and converted per row (a bad cell rejects
         its row, not the file); other CSV columns keep `column_types` when given.
         """
         with self.fs.open(self.path, "rb") as handle:
             if self.format == "parquet":
-                yield from pq.ParquetFile(handle).iter_batches(batch_size=chunk_rows)
+                # pre_buffer would keep every row group's bytes read so far until the
+                # file closes (memory growing with the file); a read buffer instead.
+                parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=_PARQUET_BUFFER)
+                yield from _exact_chunks(parquet.iter_batches(batch_size=chunk_rows), chunk_rows)
                 return
             types = {name: pa.string() for name in features}
             for name, data_type in (column_types or {}).items():
@@ -66,11 +71,42 @@ class InputFile:
                 convert_options=pacsv.ConvertOptions(column_types=types),
             )
             try:
-                for block in reader:
-                    for start in range(0, block.num_rows, chunk_rows):
-                        yield block.slice(start, chunk_rows)
+                yield from _exact_chunks(reader, chunk_rows)
             except pa.ArrowInvalid as err:
                 raise BatchInputError(f"cannot read {self.uri}: {err}") from err
+
+
+def _exact_chunks(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The batches' rows re-cut into batches of exactly `rows` rows (the last fewer).
+
+    Readers cut where their blocks or row groups end; scoring needs cuts at fixed
+    rows of the file (see `rows.SCORE_BLOCK_ROWS`). A chunk made of pieces of
+    two batches is copied into one; the others are slices, not copies.
+    """
+    pieces: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        start = 0
+        while start < batch.num_rows:
+            take = min(rows - held, batch.num_rows - start)
+            piece = batch.slice(start, take)
+            start += take
+            if not pieces and take == rows:
+                yield piece
+                continue
+            pieces.append(piece)
+            held += take
+            if held == rows:
+                yield _joined(pieces)
+                pieces, held = [], 0
+    if pieces:
+        yield _joined(pieces)
+
+
+def _joined(pieces: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(pieces) == 1:
+        return pieces[0]
+    return pa.Table.from_batches(pieces).combine_chunks().to_batches()[0]
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Scoring processes [default: the number of cores].",
+    help="Scoring threads [default: the number of cores].",
 )
 @click.option(
     "--error-threshold",
@@ -69,7 +69,8 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     default=DEFAULT_CHUNK_ROWS,
     show_default=True,
-    help="Rows per chunk sent to a worker (memory in use grows with it).",
+    help="Rows per chunk handed to a scoring thread, rounded up to a multiple of 1,024 "
+    "(memory in use grows with it).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
 def batch_score_command(
