@@ -197,6 +197,18 @@ class Env(BaseSettings):
         pattern=ENDPOINT_NAME,
         description="Batch endpoint (unique in the Azure region).",
     )
+    aml_batch_mini_batch_size: str = Field(
+        default="5",
+        pattern=r"^\d+(\s*[kKmMgG]?[bB])?$",
+        description="Files per mini-batch of the Azure ML parallel job (e.g. `5`), or bytes "
+        "per mini-batch of tabular input (e.g. `10MB`).",
+    )
+    aml_batch_error_threshold: int = Field(
+        default=10,
+        ge=-1,
+        description="Rows the Azure ML parallel job may fail to score before it fails; "
+        "`-1` tolerates any number.",
+    )
 
     @property
     def workspace(self) -> Path:

@@ -1,7 +1,7 @@
 """`mlops pipeline` and `mlops endpoint`: compile for Azure ML, validate offline, submit.
 
-`--target` and `--pipeline` offer only what compiles today; a new pipeline
-(batch scoring) is one more entry in PIPELINES.
+`--target` and `--pipeline` offer only what compiles today: the training and
+the batch scoring pipelines (PIPELINES).
 """
 
 from __future__ import annotations
@@ -27,8 +27,18 @@ def _training(env: Env, out_dir: Path) -> CompiledAssets:
     return compile_training(build_pipeline(env), env, out_dir)
 
 
+def _batch(env: Env, out_dir: Path) -> CompiledAssets:
+    from ml_service.pipelines.azureml.compiler import compile_batch
+    from ml_service.pipelines.batch_scoring import build_pipeline
+
+    return compile_batch(build_pipeline(env), env, out_dir)
+
+
 # Pipelines `mlops pipeline compile` knows, by the name `--pipeline` takes.
-PIPELINES: dict[str, Callable[[Env, Path], CompiledAssets]] = {"training": _training}
+PIPELINES: dict[str, Callable[[Env, Path], CompiledAssets]] = {
+    "training": _training,
+    "batch": _batch,
+}
 
 
 def _write(compiled: CompiledAssets, out_dir: Path) -> None:

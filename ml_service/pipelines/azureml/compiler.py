@@ -46,6 +46,8 @@ COMPONENTS_DIR = "components"
 _TIERS = {"lowpriority": "low_priority", "dedicated": "dedicated"}
 # Seconds an idle node is kept before the cluster scales down (Azure ML's default).
 IDLE_SECONDS_BEFORE_SCALE_DOWN = 120
+# The parallel job's input: the data to score.
+SCORING_DATA = "scoring_data"
 # Settings the steps read from the environment that a pipeline job has to carry.
 FORWARDED_SETTINGS = ("MLOPS_DATASTORE_URI", "MLOPS_REGISTRY_URI")
 _UNSAFE = re.compile(r"[^\w@%+=:,./-]")
@@ -204,6 +206,27 @@ def forwarded_settings(env: Env) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
+def _command_component(
+    spec: PipelineSpec, env: Env, step: StepSpec, compiler: _StepCompiler, code: str
+) -> dict[str, Any]:
+    """A step's command component; its inputs dict is the compiler's, so `run_after` adds to it."""
+    return {
+        "$schema": schema("commandComponent"),
+        "type": "command",
+        "name": component_name(env, step),
+        "display_name": step.display_name,
+        "description": f"{step.display_name} step of {spec.name}: python -m {step.module}",
+        # Steps read the dataset registry and the champion: never reuse an old result
+        # for the same inputs (Train decides reuse itself).
+        "is_deterministic": False,
+        "inputs": compiler.inputs,
+        "outputs": compiler.outputs,
+        "code": code,
+        "environment": f"file:../{ENVIRONMENT_FILE}",
+        "command": compiler.command(),
+    }
+
+
 def compile_training(
     spec: PipelineSpec, env: Env, out_dir: Path, code_root: Path = CODE_ROOT
 ) -> CompiledAssets:
@@ -219,12 +242,7 @@ def compile_training(
         AzureAssetError: the definition cannot be expressed in Azure ML, or a file is missing.
         SettingsError: the settings contradict each other.
     """
-    package = code_root / env.sources_dir_train
-    if not package.is_dir():
-        raise AzureAssetError(
-            f"SOURCES_DIR_TRAIN {env.sources_dir_train!r} is not a folder in {code_root}: the "
-            "model package must be inside the code Azure ML uploads"
-        )
+    _package(env, code_root)
     compute = compute_document(env)
     environment = environment_document(env, out_dir, code_root)
     environment_variables = forwarded_settings(env)
@@ -233,24 +251,9 @@ def compile_training(
     jobs: dict[str, Any] = {}
     for index, step in enumerate(spec.steps):
         compiler = _StepCompiler(step)
-        command = compiler.command()
+        document = _command_component(spec, env, step, compiler, code)
         if index > 0:
             compiler.run_after(spec.steps[index - 1])
-        document: dict[str, Any] = {
-            "$schema": schema("commandComponent"),
-            "type": "command",
-            "name": component_name(env, step),
-            "display_name": step.display_name,
-            "description": f"{step.display_name} step of {spec.name}: python -m {step.module}",
-            # Steps read the dataset registry and the champion: never reuse an old result
-            # for the same inputs (Train decides reuse itself).
-            "is_deterministic": False,
-            "inputs": compiler.inputs,
-            "outputs": compiler.outputs,
-            "code": code,
-            "environment": f"file:../{ENVIRONMENT_FILE}",
-            "command": command,
-        }
         path = f"{COMPONENTS_DIR}/{step.id}.yml"
         components.append(Asset(path, document))
         job: dict[str, Any] = {"type": "command", "component": f"./{path}"}
@@ -259,7 +262,23 @@ def compile_training(
         if environment_variables:
             job["environment_variables"] = dict(environment_variables)
         jobs[step.id] = job
-    pipeline = {
+    pipeline = _pipeline_document(spec, env, dict(spec.parameters), jobs)
+    return CompiledAssets(
+        command="pipeline compile --target azureml --pipeline training",
+        entry=PIPELINE_FILE,
+        assets=(
+            Asset(PIPELINE_FILE, pipeline),
+            Asset(COMPUTE_FILE, compute),
+            Asset(ENVIRONMENT_FILE, environment),
+            *components,
+        ),
+    )
+
+
+def _pipeline_document(
+    spec: PipelineSpec, env: Env, inputs: dict[str, Any], jobs: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "$schema": schema("pipelineJob"),
         "type": "pipeline",
         "display_name": f"{spec.name} {spec.version}",
@@ -274,16 +293,129 @@ def compile_training(
             "default_compute": f"azureml:{env.aml_compute_cluster_name}",
             "continue_on_step_failure": False,
         },
-        "inputs": dict(spec.parameters),
+        "inputs": inputs,
         "jobs": jobs,
     }
+
+
+def _package(env: Env, code_root: Path) -> Path:
+    package = code_root / env.sources_dir_train
+    if not package.is_dir():
+        raise AzureAssetError(
+            f"SOURCES_DIR_TRAIN {env.sources_dir_train!r} is not a folder in {code_root}: the "
+            "model package must be inside the code Azure ML uploads"
+        )
+    return package
+
+
+def compile_batch(
+    spec: PipelineSpec, env: Env, out_dir: Path, code_root: Path = CODE_ROOT
+) -> CompiledAssets:
+    """The batch scoring pipeline as Azure ML assets: a parallel job, then the copy step.
+
+    The first step becomes a parallel component over the model package's
+    `init()`/`run(mini_batch)` script (BATCHSCORE_SCRIPT_PATH): Azure ML splits
+    the scoring data into mini-batches (AML_BATCH_MINI_BATCH_SIZE) over the
+    cluster's nodes and appends every returned row to one scores file; the job
+    fails when more than AML_BATCH_ERROR_THRESHOLD rows could not be scored.
+    The script loads MODEL_NAME's model as the service would (its alias, from
+    the registry MLOPS_REGISTRY_URI names). The other steps compile as in the
+    training pipeline.
+
+    Args:
+        spec: The batch pipeline definition (`batch_scoring.build_pipeline(env)`).
+        env: The settings: cluster, environment, mini-batch size, error threshold.
+        out_dir: Where the assets will be written; relative paths in them start there.
+        code_root: The folder uploaded as the steps' code (holds ml_service and the model).
+
+    Raises:
+        AzureAssetError: the scoring script is missing, or a step cannot be expressed.
+        SettingsError: the settings contradict each other.
+    """
+    _package(env, code_root)
+    script = code_root / env.sources_dir_train / env.batchscore_script_path
+    if not script.is_file():
+        raise AzureAssetError(
+            f"batch scoring script {script} not found: set BATCHSCORE_SCRIPT_PATH to a file in "
+            "SOURCES_DIR_TRAIN"
+        )
+    compute = compute_document(env)
+    environment = environment_document(env, out_dir, code_root)
+    environment_variables = {"MODEL_NAME": env.model_name, **forwarded_settings(env)}
+    code = relative_path(code_root, out_dir / COMPONENTS_DIR)
+    score, *rest = spec.steps
+    score_document: dict[str, Any] = {
+        "$schema": schema("parallelComponent"),
+        "type": "parallel",
+        "name": component_name(env, score),
+        "display_name": score.display_name,
+        "description": (
+            f"{score.display_name} step of {spec.name}: init()/run(mini_batch) of "
+            f"{env.sources_dir_train}/{env.batchscore_script_path}"
+        ),
+        "is_deterministic": False,
+        "inputs": {SCORING_DATA: {"type": "uri_folder", "description": "Files to score."}},
+        "outputs": {name: {"type": "uri_folder"} for name in score.outputs},
+        "input_data": f"${{{{inputs.{SCORING_DATA}}}}}",
+        "mini_batch_size": env.aml_batch_mini_batch_size,
+        "error_threshold": env.aml_batch_error_threshold,
+        "logging_level": "INFO",
+        "max_concurrency_per_instance": 1,
+        "resources": {"instance_count": env.aml_cluster_max_nodes},
+        "task": {
+            "type": "run_function",
+            "code": code,
+            "entry_script": script.relative_to(code_root).as_posix(),
+            "environment": f"file:../{ENVIRONMENT_FILE}",
+            "append_row_to": f"${{{{outputs.{score.outputs[0]}}}}}",
+        },
+    }
+    components = [Asset(f"{COMPONENTS_DIR}/{score.id}.yml", score_document)]
+    jobs: dict[str, Any] = {
+        score.id: {
+            "type": "parallel",
+            "component": f"./{COMPONENTS_DIR}/{score.id}.yml",
+            "inputs": {SCORING_DATA: f"${{{{parent.inputs.{SCORING_DATA}}}}}"},
+            "outputs": {score.outputs[0]: {"type": "uri_folder"}},
+            "environment_variables": environment_variables,
+        }
+    }
+    previous = score
+    for step in rest:
+        compiler = _StepCompiler(step)
+        document = _command_component(spec, env, step, compiler, code)
+        compiler.run_after(previous)
+        path = f"{COMPONENTS_DIR}/{step.id}.yml"
+        components.append(Asset(path, document))
+        job: dict[str, Any] = {"type": "command", "component": f"./{path}"}
+        if compiler.bindings:
+            job["inputs"] = dict(compiler.bindings)
+        if forwarded_settings(env):
+            job["environment_variables"] = forwarded_settings(env)
+        jobs[step.id] = job
+        previous = step
+    used = {
+        name for job in jobs.values() for name in _parent_inputs(job.get("inputs", {}).values())
+    }
+    inputs: dict[str, Any] = {
+        name: value for name, value in spec.parameters.items() if name in used
+    }
+    inputs[SCORING_DATA] = {
+        "type": "uri_folder",
+        "path": f"azureml:{env.scoring_dataset_name}@latest",
+    }
     return CompiledAssets(
-        command="pipeline compile --target azureml --pipeline training",
+        command="pipeline compile --target azureml --pipeline batch",
         entry=PIPELINE_FILE,
         assets=(
-            Asset(PIPELINE_FILE, pipeline),
+            Asset(PIPELINE_FILE, _pipeline_document(spec, env, inputs, jobs)),
             Asset(COMPUTE_FILE, compute),
             Asset(ENVIRONMENT_FILE, environment),
             *components,
         ),
     )
+
+
+def _parent_inputs(bindings: Any) -> list[str]:
+    prefix = "${{parent.inputs."
+    return [b[len(prefix) : -2] for b in bindings if str(b).startswith(prefix)]

@@ -53,6 +53,7 @@ def azure_identity() -> ModuleType:
 _LOADERS = {
     "pipelineJob": "load_job",
     "commandComponent": "load_component",
+    "parallelComponent": "load_component",
     "environment": "load_environment",
     "amlCompute": "load_compute",
     "managedOnlineEndpoint": "load_online_endpoint",
