@@ -59,7 +59,7 @@ target_option = click.option(
 
 @click.group("pipeline")
 def pipeline_group() -> None:
-    """The training pipeline on other platforms: compile, validate, submit."""
+    """The training and batch scoring pipelines on other platforms: compile, validate, submit."""
 
 
 @pipeline_group.command("compile")
