@@ -6,10 +6,17 @@ golden files hold; the container's routes and port are the scoring service's.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 import pytest
 from azure.ai import ml
@@ -334,3 +341,68 @@ def test_package_then_compile_the_registered_version(
     assert online.tags["mlops.model_version"] == "1"
     batch = ml.load_batch_deployment(out / "batch-deployment-green.yml")
     assert (Path(batch.base_path) / batch.model.path / "MLmodel").is_file()
+
+    # The image's command on the package, called on the routes the deployment declares,
+    # as Azure ML would call them (a free port here; the compiled one is the image's).
+    routes = online.environment.inference_config
+    served = serve_packaged(tmp_path / "pkg")
+    with served as url:
+        assert urlopen(f"{url}{routes.liveness_route.path}", timeout=10).status == 200
+        ready = json.load(urlopen(f"{url}{routes.readiness_route.path}", timeout=10))
+        assert ready["status"] == "ready"
+        assert [(d["name"], d["model_version"]) for d in ready["deployments"]] == [("green", "1")]
+        status, answer = post_score(f"{url}{routes.scoring_route.path}", "green")
+        assert status == 200 and len(answer["result"]) == 2
+        # A request pinned to another deployment name finds nothing in this container.
+        assert post_score(f"{url}{routes.scoring_route.path}", "blue")[0] == 404
+
+
+@contextlib.contextmanager
+def serve_packaged(package: Path):
+    """Run the image's command (deploy/Dockerfile's CMD) on a package, on a free port."""
+    from ml_service.deploy.process import serve_command
+    from tests.conftest import free_port
+
+    port = free_port()
+    command = serve_command("production", "127.0.0.1", port)
+    service = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlops")), *command[1:]],
+        env={
+            **os.environ,
+            "MLOPS_ENDPOINT_STATE_FILE": str(package / "endpoint.json"),
+            "SCORING_COLLECT_DATA": "false",
+        },
+        cwd=package,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            assert service.poll() is None, service.stderr.read() if service.stderr else ""
+            try:
+                urlopen(f"{url}/ready", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        service.terminate()
+        service.wait(60)
+
+
+def post_score(url: str, deployment: str) -> tuple[int, dict]:
+    body = json.dumps(
+        {"data": [[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, -0.02]] * 2}
+    )
+    request = Request(
+        url,
+        data=body.encode(),
+        headers={"Content-Type": "application/json", "azureml-model-deployment": deployment},
+    )
+    try:
+        with urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except HTTPError as err:
+        return err.code, json.load(err)
