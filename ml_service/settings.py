@@ -179,7 +179,8 @@ class Env(BaseSettings):
     score_script: str = Field(
         default="scoring/score.py",
         min_length=1,
-        description="Scoring script (`init()`/`run()`) of the endpoints, in SOURCES_DIR_TRAIN.",
+        description="Scoring script (`init()`/`run()`) for Azure ML's scoring-script hosting, "
+        "in SOURCES_DIR_TRAIN; the compiled online deployment runs the service's container.",
     )
     aml_online_endpoint_name: str = Field(
         default="diabetes-online",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -35,12 +36,19 @@ log = logging.getLogger(__name__)
 
 SCORE_COLUMN = "score"
 SCORES_FILE = "scores.parquet"
+# The parallel job passes its output folder under this flag (program_arguments): each
+# process records there which model it loaded, for the copy step.
+RECORD_FLAG = "--model_record_dir"
 
 model: LoadedModel | None = None
 
 
-def init(model_uri: str | None = None) -> None:
+def init(model_uri: str | None = None, record_dir: str | None = None) -> None:
     """Load the model once: `model_uri`, else AZUREML_MODEL_DIR (a model folder), else the default.
+
+    Then record which model this process loaded in `record_dir` (else the
+    folder after `--model_record_dir` on the command line, as the Azure ML
+    parallel job passes it), for the copy step; no record without either.
 
     Raises:
         ModelLoadError: the model cannot be found or loaded.
@@ -51,6 +59,23 @@ def init(model_uri: str | None = None) -> None:
     uri = model_uri or (model_dir and mlflow_model_folder(model_dir)) or default_model_uri(env)
     model = load_model(resolve_model_uri(uri, env))
     log.info("loaded %s version %s", model.name, model.version)
+    record_dir = record_dir or _flag_value(sys.argv, RECORD_FLAG)
+    if record_dir:
+        from ml_service.pipelines.contracts import ParallelScoringModel
+
+        ParallelScoringModel(
+            model_name=model.name, model_version=model.version, model_uri=uri
+        ).write(record_dir)
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    """The value after `flag` in `argv` (the parallel job's driver adds flags of its own)."""
+    for index, item in enumerate(argv):
+        if item == flag and index + 1 < len(argv):
+            return argv[index + 1]
+        if item.startswith(flag + "="):
+            return item.split("=", 1)[1]
+    return None
 
 
 def run(mini_batch: pd.DataFrame | list[str]) -> pd.DataFrame:

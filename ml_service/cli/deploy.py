@@ -167,11 +167,18 @@ def deploy_render(endpoint: str, target: str, out: Path, image: str) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="New folder for the context."
 )
-def package_command(model_uri: str, out: Path) -> None:
+@click.option(
+    "--deployment",
+    type=click.Choice(["blue", "green"]),
+    default="blue",
+    show_default=True,
+    help="The deployment name the image serves the model as (its Azure ML deployment).",
+)
+def package_command(model_uri: str, out: Path, deployment: str) -> None:
     """Write a Docker build context serving one model version (deploy/Dockerfile)."""
     from ml_service.deploy.package import package
     from ml_service.settings import load_env
 
-    model_dir = package(load_env(), model_uri, out)
+    model_dir = package(load_env(), model_uri, out, deployment=deployment)
     click.echo(f"build context in {out} (model {model_dir.name})")
     click.echo(f"  docker build -t mlops-serving:{model_dir.name.replace('_', '-')} {out}")

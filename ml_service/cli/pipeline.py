@@ -135,7 +135,18 @@ def endpoint_group() -> None:
 
 @endpoint_group.command("compile")
 @target_option
-@click.option("--model-version", required=True, help="Registered version of MODEL_NAME to deploy.")
+@click.option(
+    "--package",
+    "package_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The model version's `mlops package` build context (image and model files).",
+)
+@click.option(
+    "--model-version",
+    default=None,
+    help="Registered version of MODEL_NAME the package must hold [default: the package's].",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -148,7 +159,7 @@ def endpoint_group() -> None:
     type=click.Choice(["blue", "green"]),
     default="blue",
     show_default=True,
-    help="The online deployment slot this version goes to.",
+    help="The online and batch deployment slot this version goes to.",
 )
 @click.option(
     "--traffic",
@@ -157,17 +168,23 @@ def endpoint_group() -> None:
     help="The endpoint's traffic after deploying, e.g. blue=90,green=10 [default: unchanged].",
 )
 def endpoint_compile_command(
-    target: str, model_version: str, out_dir: Path, deployment: str, traffic: str | None
+    target: str,
+    package_dir: Path,
+    model_version: str | None,
+    out_dir: Path,
+    deployment: str,
+    traffic: str | None,
 ) -> None:
-    """Write the online endpoint, a blue/green deployment and the batch endpoint, validated."""
+    """Write the online and batch endpoints and their blue/green deployments, validated."""
     from ml_service.pipelines.azureml.endpoints import compile_endpoints, parse_traffic
     from ml_service.settings import load_env
 
     compiled = compile_endpoints(
         load_env(),
-        model_version,
+        package_dir.absolute(),
         out_dir.absolute(),
         slot=deployment,
         traffic=parse_traffic(traffic) if traffic is not None else None,
+        model_version=model_version,
     )
     _write(compiled, out_dir)

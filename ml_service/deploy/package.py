@@ -22,9 +22,11 @@ PROJECT_FILES = ("pyproject.toml", "requirements.lock", "README.md")
 STATE_FILE = "endpoint.json"
 
 
-def package(env: Env, model_uri: str, out: Path) -> Path:
+def package(env: Env, model_uri: str, out: Path, deployment: str = "blue") -> Path:
     """Write the build context of `model_uri` into the new folder `out`; returns the model folder.
 
+    The image serves the model as `deployment` of its endpoint (the name a request
+    may pin with `azureml-model-deployment`, e.g. the Azure ML deployment it runs as).
     Written beside `out` first and renamed into place, so a failure leaves nothing.
 
     Raises:
@@ -59,7 +61,7 @@ def package(env: Env, model_uri: str, out: Path) -> Path:
         state = {
             "deployments": [
                 {
-                    "name": "blue",
+                    "name": deployment,
                     "model_name": resolved.name,
                     "model_version": resolved.version,
                     "model_uri": f"model/{folder}",

@@ -152,3 +152,52 @@ class BatchScoreOutput(_StepOutput):
     scores_digest: str
     rows_scored: int
     rows_rejected: int
+
+
+class ParallelScoringModel(BaseModel):
+    """Which model one process of the Azure ML parallel job loaded, for the copy step.
+
+    The parallel job's output folder holds only the rows `run()` returned
+    (`append_row`), not which model scored them; each scoring process records
+    its model here, under `DIR` in that folder, one file per process, so the
+    copy step files the scores under the version that produced them and sees
+    when two processes loaded different versions.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    DIR: ClassVar[str] = "scoring_models"
+
+    model_name: str
+    model_version: str | None
+    model_uri: str
+
+    def write(self, folder: str | Path) -> Path:
+        """Write this process's record into `folder`/DIR, atomically."""
+        import os
+        import socket
+
+        directory = Path(folder) / self.DIR
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{socket.gethostname()}-{os.getpid()}.json"
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+        return path
+
+    @classmethod
+    def read_all(cls, folder: str | Path) -> list[Self]:
+        """Every process's record in `folder`/DIR (none when the folder has no DIR).
+
+        Raises:
+            StepContractError: a record is not valid.
+        """
+        records = []
+        for path in sorted((Path(folder) / cls.DIR).glob("*.json")):
+            try:
+                records.append(cls.model_validate_json(path.read_text(encoding="utf-8")))
+            except ValidationError as err:
+                raise StepContractError(
+                    f"{path} is not a record of the parallel job's model: {err.errors()[0]['msg']}"
+                ) from err
+        return records

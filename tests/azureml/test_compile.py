@@ -13,7 +13,6 @@ from azure.ai import ml
 from ml_service.pipelines.azureml import compiler
 from ml_service.pipelines.azureml.assets import CODE_ROOT, relative_path, write_assets
 from ml_service.pipelines.azureml.compiler import compile_training
-from ml_service.pipelines.azureml.endpoints import compile_endpoints
 from ml_service.pipelines.azureml.sdk import loader_name, validate_assets
 from ml_service.pipelines.training import build_pipeline
 from ml_service.settings import Env
@@ -50,14 +49,6 @@ def test_training_assets_match_the_golden_files(default_env: Env, tmp_path: Path
     assert compile_training(build_pipeline(default_env), default_env, out).rendered() == (
         compiled.rendered()
     )
-
-
-def test_endpoint_assets_match_the_golden_files(default_env: Env, tmp_path: Path) -> None:
-    out = tmp_path / "endpoints"
-    compiled = compile_endpoints(
-        default_env, "3", out, slot="green", traffic={"blue": 90, "green": 10}
-    )
-    check_golden("endpoints", compiled.rendered(), out)
 
 
 def test_every_training_asset_loads_and_validates_with_the_sdk(
@@ -99,36 +90,7 @@ def test_every_training_asset_loads_and_validates_with_the_sdk(
     }
 
 
-def test_every_endpoint_asset_loads_and_validates_with_the_sdk(
-    default_env: Env, tmp_path: Path
-) -> None:
-    out = tmp_path / "endpoints"
-    compiled = compile_endpoints(default_env, "3", out, slot="blue")
-    write_assets(compiled, out, validate=validate_assets)
-    entities = validate_assets(out, compiled)
-
-    assert {loader_name(a.document) for a in compiled.assets} == {
-        "load_online_endpoint",
-        "load_online_deployment",
-        "load_batch_endpoint",
-        "load_environment",
-    }
-    endpoint = entities["online-endpoint.yml"]
-    assert (endpoint.name, endpoint.auth_mode) == ("diabetes-online", "key")
-    assert not endpoint.traffic  # unchanged unless --traffic is given
-    deployment = entities["online-deployment-blue.yml"]
-    assert isinstance(deployment, ml.entities.ManagedOnlineDeployment)
-    assert deployment.model.removeprefix("azureml:") == "diabetes_regression_model:3"
-    assert (deployment.instance_type, deployment.instance_count) == ("Standard_DS3_v2", 1)
-    assert deployment.code_configuration.scoring_script == "diabetes_regression/scoring/score.py"
-    code = Path(deployment.base_path) / deployment.code_configuration.code
-    assert (code / deployment.code_configuration.scoring_script).resolve() == (
-        CODE_ROOT / "diabetes_regression" / "scoring" / "score.py"
-    )
-    assert entities["batch-endpoint.yml"].name == "diabetes-batch"
-
-
-def test_settings_shape_the_cluster_and_the_deployment(
+def test_settings_shape_the_cluster_and_the_job(
     default_env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in {
@@ -167,10 +129,6 @@ def test_settings_shape_the_cluster_and_the_deployment(
         2,
     )
     assert cluster.tier == "dedicated"
-
-    endpoints = compile_endpoints(env, "1", tmp_path / "endpoints")
-    deployment = endpoints.assets[1].document
-    assert (deployment["instance_type"], deployment["instance_count"]) == ("Standard_F4s_v2", 3)
 
 
 def test_the_compiler_has_no_azure_import() -> None:

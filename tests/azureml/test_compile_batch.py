@@ -9,10 +9,15 @@ import yaml
 from azure.ai import ml
 from click.testing import CliRunner
 
+from diabetes_regression.scoring import parallel_batchscore
 from ml_service.cli import cli
 from ml_service.errors import AzureAssetError
 from ml_service.pipelines.azureml.assets import CODE_ROOT, write_assets
-from ml_service.pipelines.azureml.compiler import compile_batch, component_command
+from ml_service.pipelines.azureml.compiler import (
+    MODEL_RECORD_FLAG,
+    compile_batch,
+    component_command,
+)
 from ml_service.pipelines.azureml.sdk import loader_name, validate_assets
 from ml_service.pipelines.batch_scoring import build_pipeline
 from ml_service.settings import Env
@@ -60,6 +65,9 @@ def test_every_batch_asset_loads_and_validates_with_the_sdk(
     assert parallel.resources.instance_count == 4
     assert parallel.task.type == "run_function"
     assert parallel.task.append_row_to == "${{outputs.step_output}}"
+    # Each scoring process records its model in the output folder, for the copy step.
+    assert parallel.task.program_arguments == f"{MODEL_RECORD_FLAG} ${{{{outputs.step_output}}}}"
+    assert MODEL_RECORD_FLAG == parallel_batchscore.RECORD_FLAG
     # The task runs the scoring script that exists, with init()/run(mini_batch).
     code = Path(parallel.base_path) / parallel.task.code
     assert (code / parallel.task.entry_script).resolve() == SCRIPT

@@ -21,7 +21,7 @@ from ml_service.pipelines import run_train_pipeline
 from ml_service.pipelines.azureml import sdk, submit
 from ml_service.pipelines.azureml.assets import Asset, CompiledAssets, write_assets
 from ml_service.pipelines.azureml.compiler import compile_training, forwarded_settings
-from ml_service.pipelines.azureml.endpoints import compile_endpoints, parse_traffic
+from ml_service.pipelines.azureml.endpoints import parse_traffic
 from ml_service.pipelines.azureml.sdk import load_asset
 from ml_service.pipelines.training import build_pipeline
 from ml_service.settings import Env
@@ -200,16 +200,6 @@ def test_compile_command_writes_validated_assets(default_env: Env, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert (out / "pipeline.yml").is_file() and (out / "components" / "register.yml").is_file()
     assert ml.load_job(out / "pipeline.yml").jobs["register"].component.display_name == "Register"
-    endpoint = CliRunner().invoke(
-        cli,
-        ["endpoint", "compile", "--target", "azureml", "--model-version", "2",
-         "--out", str(out / "endpoints"), "--deployment", "green", "--traffic", "blue=90,green=10"],
-    )  # fmt: skip
-    assert endpoint.exit_code == 0, endpoint.output
-    assert ml.load_online_endpoint(out / "endpoints" / "online-endpoint.yml").traffic == {
-        "blue": 90,
-        "green": 10,
-    }
 
 
 def test_a_refused_asset_leaves_the_folder_as_it_was(default_env: Env, tmp_path: Path) -> None:
@@ -310,20 +300,6 @@ def test_bad_settings_values_name_the_variable(default_env: Env, monkeypatch) ->
 def test_bad_traffic_maps_are_refused(text: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         parse_traffic(text)
-
-
-def test_endpoint_errors(default_env: Env, tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="not a registered version number"):
-        compile_endpoints(default_env, "latest", tmp_path)
-    with pytest.raises(SettingsError, match="add green=0"):
-        compile_endpoints(default_env, "2", tmp_path, slot="green", traffic={"blue": 100})
-    result = CliRunner().invoke(
-        cli,
-        ["endpoint", "compile", "--target", "azureml", "--model-version", "0", "--out",
-         str(tmp_path / "out")],
-    )  # fmt: skip
-    assert result.exit_code == 1 and result.output.startswith("error: model version '0'")
-    assert not (tmp_path / "out").exists()
 
 
 def test_the_azure_extra_is_declared_and_pinned() -> None:

@@ -114,7 +114,9 @@ def test_azure_compile_commands_run_offline(tmp_path: Path) -> None:
     completed = _run_page("azure.md", root)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert (root / "build" / "azureml" / "pipeline.yml").is_file()
-    assert (root / "build" / "azureml-endpoints" / "online-deployment-blue.yml").is_file()
+    assert (root / "build" / "batch" / "components" / "score.yml").is_file()
+    for name in ("online-deployment-blue.yml", "batch-deployment-blue.yml"):
+        assert (root / "build" / "endpoints" / name).is_file()
 
 
 def test_deployment_commands_run_from_champion_to_production_and_stop(tmp_path: Path) -> None:

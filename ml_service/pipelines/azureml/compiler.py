@@ -50,6 +50,9 @@ IDLE_SECONDS_BEFORE_SCALE_DOWN = 120
 SCORING_DATA = "scoring_data"
 # Settings the steps read from the environment that a pipeline job has to carry.
 FORWARDED_SETTINGS = ("MLOPS_DATASTORE_URI", "MLOPS_REGISTRY_URI")
+# The scoring script's flag for the folder it records its loaded model in, read by the
+# copy step (`ParallelScoringModel`): the parallel job passes its own output folder.
+MODEL_RECORD_FLAG = "--model_record_dir"
 _UNSAFE = re.compile(r"[^\w@%+=:,./-]")
 
 
@@ -319,8 +322,10 @@ def compile_batch(
     cluster's nodes and appends every returned row to one scores file; the job
     fails when more than AML_BATCH_ERROR_THRESHOLD rows could not be scored.
     The script loads MODEL_NAME's model as the service would (its alias, from
-    the registry MLOPS_REGISTRY_URI names). The other steps compile as in the
-    training pipeline.
+    the registry MLOPS_REGISTRY_URI names) and, given the job's output folder
+    (MODEL_RECORD_FLAG), records there which version each process loaded, so
+    the copy step files the appended rows under that version. The other steps
+    compile as in the training pipeline.
 
     Args:
         spec: The batch pipeline definition (`batch_scoring.build_pipeline(env)`).
@@ -367,6 +372,7 @@ def compile_batch(
             "code": code,
             "entry_script": script.relative_to(code_root).as_posix(),
             "environment": f"file:../{ENVIRONMENT_FILE}",
+            "program_arguments": f"{MODEL_RECORD_FLAG} ${{{{outputs.{score.outputs[0]}}}}}",
             "append_row_to": f"${{{{outputs.{score.outputs[0]}}}}}",
         },
     }

@@ -59,6 +59,7 @@ _LOADERS = {
     "managedOnlineEndpoint": "load_online_endpoint",
     "managedOnlineDeployment": "load_online_deployment",
     "batchEndpoint": "load_batch_endpoint",
+    "batchDeployment": "load_batch_deployment",
 }
 
 
