@@ -120,6 +120,7 @@ def wrk(url: str, script: Path | None, connections: int, duration: int) -> dict[
         command += ["-s", str(script)]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     result = {
+        "requests": float(re.search(r"(\d+) requests in", output)[1]),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
         "p50_ms": _seconds(re.search(r"\s50%\s+(\S+)", output)[1]) * 1e3,
         "p99_ms": _seconds(re.search(r"\s99%\s+(\S+)", output)[1]) * 1e3,
@@ -131,6 +132,21 @@ def wrk(url: str, script: Path | None, connections: int, duration: int) -> dict[
         result["errors"] += float(bad[1])
     if errors:
         result["errors"] += sum(float(n) for n in re.findall(r"\d+", errors[0]))
+    return result
+
+
+def wrk_cpu(
+    server: Server, url: str, script: Path | None, connections: int, duration: int
+) -> dict[str, float]:
+    """`wrk`, plus the server's CPU time per answered request (µs, all its threads).
+
+    CPU time per request moves much less with the machine's load than
+    requests/s: other jobs take turns on the cores, not instructions from it.
+    """
+    process = psutil.Process(server.process.pid)
+    before = sum(process.cpu_times()[:2])
+    result = wrk(url, script, connections, duration)
+    result["cpu_us"] = (sum(process.cpu_times()[:2]) - before) / result["requests"] * 1e6
     return result
 
 
@@ -165,6 +181,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
+    load_before = os.getloadavg()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     workspace = WORK / "workspace"
@@ -256,13 +273,21 @@ def main() -> None:
             if ours_script.startswith("score_"):
                 # Service and floor alternate, median of the rounds: on a shared machine the
                 # load moves between runs, so one run each would compare two machines.
+                script = scripts[ours_script]
                 pairs = [
                     (
-                        wrk(f"{ours.url}/score", scripts[ours_script], connections, args.duration),
-                        wrk(f"{floor.url}/score", scripts[ours_script], connections, args.duration),
+                        wrk_cpu(ours, f"{ours.url}/score", script, connections, args.duration),
+                        wrk_cpu(floor, f"{floor.url}/score", script, connections, args.duration),
                     )
                     for _ in range(args.floor_rounds)
                 ]
+                for round_, (mine, bare) in enumerate(pairs, 1):
+                    print(
+                        f"{label}, round {round_}: service {mine['rps']:.0f} req/s "
+                        f"p99 {mine['p99_ms']:.2f} ms, floor {bare['rps']:.0f} req/s "
+                        f"p99 {bare['p99_ms']:.2f} ms, load {os.getloadavg()[0]:.1f}",
+                        file=sys.stderr,
+                    )
                 floor_rows.append(
                     (label, _median(p[0] for p in pairs), _median(p[1] for p in pairs))
                 )
@@ -275,7 +300,8 @@ def main() -> None:
 
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average before: {os.getloadavg()}"
+        f"Python {platform.python_version()}, load average before: {load_before}, "
+        f"after: {os.getloadavg()}"
     )
     print()
     print("| scenario | service req/s | p50 ms | p99 ms | mlflow req/s | p50 ms | p99 ms | ratio |")
@@ -294,12 +320,16 @@ def main() -> None:
         f"of {args.duration} s each."
     )
     print()
-    print("| scenario | service req/s | p99 ms | floor req/s | p99 ms | service / floor |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| scenario | service req/s | p99 ms | CPU µs/req | floor req/s | p99 ms | CPU µs/req "
+        "| service / floor (req/s) | floor / service (CPU) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, mine, bare in floor_rows:
         print(
-            f"| {label} | {mine['rps']:.0f} | {mine['p99_ms']:.2f} | {bare['rps']:.0f} "
-            f"| {bare['p99_ms']:.2f} | {mine['rps'] / bare['rps']:.2f}× |"
+            f"| {label} | {mine['rps']:.0f} | {mine['p99_ms']:.2f} | {mine['cpu_us']:.0f} "
+            f"| {bare['rps']:.0f} | {bare['p99_ms']:.2f} | {bare['cpu_us']:.0f} "
+            f"| {mine['rps'] / bare['rps']:.2f}× | {bare['cpu_us'] / mine['cpu_us']:.2f}× |"
         )
     print()
     print(

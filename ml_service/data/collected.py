@@ -18,6 +18,7 @@ import os
 import queue
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 _BATCH = 512
+_GATHER_SECONDS = 0.05
+"""How long the writer lets records gather after the first of a batch. Writing each
+record as it comes (one open, write and close per request under load) costs the
+service more CPU than scoring it; one write per 50 ms costs next to nothing, and a
+crash loses at most the records of that window, which were not on disk either way."""
 
 
 def collected_path(datastore: str, model_name: str) -> str:
@@ -121,6 +127,8 @@ class DataCollector:
         stopping = False
         while not stopping:
             batch = [self._queue.get()]
+            if batch[0] is not _STOP:
+                time.sleep(_GATHER_SECONDS)
             while len(batch) < _BATCH:
                 try:
                     batch.append(self._queue.get_nowait())

@@ -7,9 +7,9 @@ the model's own prediction on a one-row request.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -90,7 +90,8 @@ class ServiceMiddleware:
                 traceparent = parse_traceparent(value.decode("latin-1"))
             elif name == b"content-length":
                 content_length = value
-        request_id = request_id or uuid.uuid4().hex
+        # 128 random bits as 32 hex digits, like uuid4().hex at a fifth of its cost.
+        request_id = request_id or os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["rows"] = 0

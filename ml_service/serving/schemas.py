@@ -121,8 +121,10 @@ def invocations_request_schema(
                         "uniqueItems": True,
                     },
                     "data": _rows_schema(features, max_rows),
+                    "index": {"description": "Row labels (pandas' split orient); ignored."},
                 },
-                "required": ["columns", "data"],
+                # Without `columns` the values are in the order of the features.
+                "required": ["data"],
                 "additionalProperties": False,
             }
         },
@@ -135,20 +137,25 @@ def invocations_request_schema(
         "required": ["dataframe_records"],
         "additionalProperties": False,
     }
-    inputs = {
-        "type": "object",
-        "properties": {
-            "inputs": {
-                "anyOf": [
-                    _rows_schema(features, max_rows),
-                    _records_schema(features, max_rows),
-                ]
-            }
-        },
-        "required": ["inputs"],
-        "additionalProperties": False,
+    tensor = {
+        "anyOf": [
+            _rows_schema(features, max_rows),
+            _records_schema(features, max_rows),
+        ]
     }
-    schema: dict[str, Any] = {"title": "InvocationsRequest", "oneOf": [split, records, inputs]}
+    inputs, instances = (
+        {
+            "type": "object",
+            "properties": {key: tensor},
+            "required": [key],
+            "additionalProperties": False,
+        }
+        for key in ("inputs", "instances")
+    )
+    schema: dict[str, Any] = {
+        "title": "InvocationsRequest",
+        "oneOf": [split, records, inputs, instances],
+    }
     if example:
         schema["example"] = {"dataframe_split": {"columns": list(features), "data": example}}
     return schema

@@ -10,6 +10,7 @@ Insights) through its OpenTelemetry exporter.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import sys
@@ -49,9 +50,24 @@ def parse_traceparent(value: str | None) -> str | None:
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message and the record's extra fields."""
 
+    _second: tuple[int, str] = (-1, "")
+
+    def _time(self, created: float) -> str:
+        # The access log formats a record per request: the date and time of day are
+        # formatted once per second, the milliseconds appended (as isoformat would).
+        fraction, whole = math.modf(created)
+        micros, second = round(fraction * 1e6), int(whole)  # rounded as datetime rounds it
+        if micros >= 1_000_000:
+            micros, second = micros - 1_000_000, second + 1
+        cached_second, prefix = self._second
+        if second != cached_second:
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, prefix)
+        return f"{prefix}.{micros // 1000:03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from ml_service.data.collected import ScoredRequest
 from ml_service.errors import PayloadTooLargeError, UnsupportedMediaTypeError
@@ -32,40 +34,64 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def read_json_body(request: Request, max_body_bytes: int) -> bytes:
-    """The request body, refused unless declared JSON, and cut off past the size limit.
+def check_content_type(content_type: str) -> None:
+    """Refuse a request body not declared as JSON.
+
+    Raises:
+        UnsupportedMediaTypeError: the Content-Type is not application/json.
+    """
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        raise UnsupportedMediaTypeError("the Content-Type must be application/json")
+
+
+async def receive_body(receive: Receive, max_body_bytes: int) -> bytes:
+    """The request body, read from the ASGI channel and cut off past the size limit.
 
     The middleware already refuses a declared Content-Length over the limit; this
     also stops a chunked body as soon as it grows past it.
 
     Raises:
-        UnsupportedMediaTypeError: the Content-Type is not application/json.
         PayloadTooLargeError: the body is larger than `max_body_bytes`.
+        ClientDisconnect: the client went away before sending the whole body.
     """
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";", 1)[0].strip().lower() != "application/json":
-        raise UnsupportedMediaTypeError("the Content-Type must be application/json")
-    chunks = []
+    chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_body_bytes:
             raise PayloadTooLargeError(
                 f"the request body is over {max_body_bytes} bytes, the most accepted"
             )
+        if not message.get("more_body", False):
+            if not chunks:
+                return bytes(chunk)
+            chunks.append(chunk)
+            return b"".join(chunks)
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
-def _answer(request: Request, context: ServingContext, batch: ScoredBatch, key: str) -> Response:
-    rows = len(batch.inputs)
-    request.state.rows = rows
+def answer_body(
+    context: ServingContext, state: dict[str, Any], batch: ScoredBatch, key: str
+) -> bytes:
+    """Count the rows, hand the request to data collection and render the JSON answer.
+
+    Args:
+        context: the serving context.
+        state: the request's ASGI state (`scope["state"]`), holding its request id.
+        batch: the scored rows.
+        key: the answer's key (`result` for Azure ML, `predictions` for MLflow).
+    """
+    state["rows"] = len(batch.inputs)
     if context.collector is not None:
         model = context.model
         context.collector.collect(
             ScoredRequest(
                 time=datetime.now(UTC),
-                request_id=request.state.request_id,
+                request_id=state["request_id"],
                 model_name=model.name,
                 model_version=model.version,
                 features=model.features,
@@ -74,8 +100,14 @@ def _answer(request: Request, context: ServingContext, batch: ScoredBatch, key: 
             )
         )
         context.metrics.collected.inc()
-    body = orjson.dumps({key: batch.predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(content=body, media_type="application/json")
+    return orjson.dumps({key: batch.predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+SCORERS: dict[str, tuple[Callable[..., ScoredBatch], str]] = {
+    "/score": (score_azure_body, "result"),
+    "/invocations": (score_mlflow_body, "predictions"),
+}
+"""Each scoring route's scorer and the key its answer puts the predictions under."""
 
 
 def scoring_router(
@@ -92,14 +124,9 @@ def scoring_router(
             }
         }
 
-    def route(
-        path: str,
-        schema: dict[str, Any],
-        response_model: type,
-        scorer: Callable[..., ScoredBatch],
-        key: str,
-        summary: str,
-    ) -> None:
+    def route(path: str, schema: dict[str, Any], response_model: type, summary: str) -> None:
+        scorer, key = SCORERS[path]
+
         @router.post(
             path,
             summary=summary,
@@ -108,9 +135,14 @@ def scoring_router(
             openapi_extra=body_spec(schema),
         )
         async def score(request: Request, context: ScoringContextDep) -> Response:
-            body = await read_json_body(request, context.max_body_bytes)
+            # What the fast path (`serving.fastpath`) does too, with the same functions.
+            check_content_type(request.headers.get("content-type", ""))
+            body = await receive_body(request.receive, context.max_body_bytes)
             batch = scorer(context.model, body, max_rows=context.max_rows)
-            return _answer(request, context, batch, key)
+            state = request.scope["state"]
+            return Response(
+                content=answer_body(context, state, batch, key), media_type="application/json"
+            )
 
         score.__name__ = f"score_{key}"
 
@@ -118,16 +150,12 @@ def scoring_router(
         "/score",
         score_request_schema(features, max_rows, example),
         ScoreResponse,
-        score_azure_body,
-        "result",
         'Azure ML\'s scoring call: {"data": [[...], ...]} → {"result": [...]}',
     )
     route(
         "/invocations",
         invocations_request_schema(features, max_rows, example),
         InvocationsResponse,
-        score_mlflow_body,
-        "predictions",
         "MLflow's scoring-server call: dataframe_split, dataframe_records or inputs",
     )
     return router

@@ -37,21 +37,27 @@ class RunningService:
 
 
 @contextmanager
-def run_service(workspace: Path, model_uri: str | None = None, **env: object):
+def run_service(
+    workspace: Path, model_uri: str | None = None, *, fast_path: bool = True, **env: object
+):
     """Serve the workspace's model on a free loopback port until the block ends."""
     context = build_context(load_env(mlops_workspace=workspace, **env), model_uri)
-    with serve_context(context, workspace) as running:
+    with serve_context(context, workspace, fast_path=fast_path) as running:
         yield running
 
 
 @contextmanager
-def serve_context(context: ServingContext, workspace: Path):
-    """Serve an already built context on a free loopback port until the block ends."""
+def serve_context(context: ServingContext, workspace: Path, *, fast_path: bool = True):
+    """Serve an already built context on a free loopback port until the block ends.
+
+    `fast_path=False` sends the scoring calls through FastAPI's declared handlers.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(create_app(context), "127.0.0.1", port))
+    app = create_app(context, fast_path=fast_path)
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     started = threading.Event()

@@ -82,7 +82,13 @@ def test_openapi_documents_named_features_and_responses(service):
         "dataframe_split",
         "dataframe_records",
         "inputs",
+        "instances",
     ]
+    # What the service accepts is documented: `columns` may be left out (feature order),
+    # `index` is allowed, and `instances` is the same as `inputs`.
+    split = formats[0]["properties"]["dataframe_split"]
+    assert split["required"] == ["data"] and "index" in split["properties"]
+    assert formats[2]["properties"]["inputs"] == formats[3]["properties"]["instances"]
     record = formats[1]["properties"]["dataframe_records"]["items"]
     assert list(record["properties"]) == list(FEATURES)
     assert record["additionalProperties"] is False

@@ -153,3 +153,25 @@ def test_an_object_store_gets_one_file_per_batch_and_reads_back():
     assert collector.location == "memory:///collect-test/store/collected/m"
     assert [r["request_id"] for r in read_collected(store, "m")] in (["a", "b"], ["b", "a"])
     fs.rm("/collect-test", recursive=True)
+
+
+def test_a_burst_of_records_is_written_in_few_batches(tmp_path, monkeypatch):
+    # Under load, one file write per request cost the service more than scoring it.
+    batches: list[int] = []
+    write = DataCollector._write
+
+    def counting(self, batch):
+        batches.append(len(batch))
+        write(self, batch)
+
+    monkeypatch.setattr(DataCollector, "_write", counting)
+    collector = DataCollector(str(tmp_path), "m")
+    collector.start()
+    for i in range(200):
+        collector.collect(_record(date(2026, 1, 1), f"r{i}"))
+    collector.close()
+    assert sum(batches) == collector.written == 200
+    assert len(batches) < 20
+    assert [r["request_id"] for r in read_collected(str(tmp_path), "m")] == [
+        f"r{i}" for i in range(200)
+    ]

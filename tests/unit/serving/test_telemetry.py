@@ -79,3 +79,26 @@ def test_without_connection_string_nothing_is_exported():
     telemetry = configure_telemetry(None, service_name="m")
     assert telemetry.tracer is None
     telemetry.shutdown()
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        1_700_000_000.0,
+        1_700_000_000.9994999,
+        1_700_000_000.9995,
+        1_700_000_000.9999996,  # rounds up into the next second
+        1_796_709_884.2249994,
+        1_796_709_884.2250004,
+        0.0004,
+    ],
+)
+def test_log_time_is_what_isoformat_gives(created):
+    from datetime import UTC, datetime
+
+    formatter = JsonFormatter()
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    formatter.format(logging.makeLogRecord({"msg": "warm", "created": created - 5}))
+    record = logging.makeLogRecord({"msg": "x", "created": created})
+    assert json.loads(formatter.format(record))["time"] == expected
+    assert json.loads(formatter.format(record))["time"] == expected  # from the cache
