@@ -12,7 +12,7 @@ from ml_service.registry.tags import BatchTag, RunTag
 from ml_service.tracking.store import Tracking, tracking_call
 
 if TYPE_CHECKING:
-    from ml_service.batch.job import BatchRequest, BatchResult
+    from ml_service.batch.result import BatchRequest, BatchResult
 
 
 def record_run(
@@ -21,8 +21,12 @@ def record_run(
     request: BatchRequest,
     threshold: str,
     run_id: str | None = None,
+    started_ms: int | None = None,
 ) -> BatchResult:
-    """Log the job as one finished run (or into the open run `run_id`); the result with its id."""
+    """Log the job as one finished run (or into the open run `run_id`); the result with its id.
+
+    `started_ms`: when the job started (milliseconds since the epoch), the new run's start time.
+    """
     client = tracking.client
     version = f" v{result.model_version}" if result.model_version else ""
     tags = {
@@ -41,7 +45,7 @@ def record_run(
     if run_id is None:
         run = tracking_call(
             tracking.tracking_uri,
-            lambda: client.create_run(tracking.experiment_id, tags=tags),
+            lambda: client.create_run(tracking.experiment_id, start_time=started_ms, tags=tags),
         )
         run_id = run.info.run_id
         finish = True

@@ -17,7 +17,8 @@ from ml_service.batch import (
 )
 
 if TYPE_CHECKING:
-    from ml_service.batch.job import BatchResult
+    from ml_service.batch.recorder import RunRecorder
+    from ml_service.batch.result import BatchResult
 
 
 @click.command("batch-score")
@@ -85,7 +86,34 @@ def batch_score_command(
     quiet: bool,
 ) -> None:
     """Score every row of SRC with a model into DST, in order, with a score column."""
-    from ml_service.batch.job import BatchRequest, run_batch
+    # First thing: the child process that records the job starts importing MLflow
+    # and opening the tracking store (seconds) while this one checks and scores.
+    from ml_service.batch.recorder import RunRecorder
+
+    recorder = RunRecorder()
+    try:
+        _batch_score(
+            recorder, model_uri, input_, output, format_, score_column, workers,
+            error_threshold, chunk_rows, quiet,
+        )  # fmt: skip
+    finally:
+        recorder.close()
+
+
+def _batch_score(
+    recorder: RunRecorder,
+    model_uri: str | None,
+    input_: str,
+    output: str,
+    format_: str | None,
+    score_column: str,
+    workers: int | None,
+    error_threshold: str,
+    chunk_rows: int,
+    quiet: bool,
+) -> None:
+    from ml_service.batch.job import run_batch
+    from ml_service.batch.result import BatchRequest
     from ml_service.settings import load_env
 
     request = BatchRequest(
@@ -101,7 +129,7 @@ def batch_score_command(
     )
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        result = run_batch(request, load_env())
+        result = run_batch(request, load_env(), recorder)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not quiet:
