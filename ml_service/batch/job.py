@@ -30,7 +30,7 @@ from ml_service.batch.output import (
     rejects_location,
 )
 from ml_service.batch.pool import ChunkScorer
-from ml_service.batch.recorder import RunRecorder
+from ml_service.batch.recorder import Recorder, start_recorder
 from ml_service.batch.result import BatchRequest, BatchResult
 from ml_service.batch.rows import ScoredChunk, aligned_chunk_rows, score_rows
 from ml_service.batch.sources import InputFile, InputSource, open_source
@@ -63,13 +63,13 @@ class _Plan:
     workers: int
 
 
-def run_batch(request: BatchRequest, env: Env, recorder: RunRecorder | None = None) -> BatchResult:
+def run_batch(request: BatchRequest, env: Env, recorder: Recorder | None = None) -> BatchResult:
     """Score `request.input` with the model into `request.output`, and record the job.
 
-    With `request.track` the job is logged to MLflow by a child process
-    (`recorder`), started here unless the caller started it earlier, so that
-    opening the tracking store overlaps the checks and the scoring. The output
-    is published only once the store is open.
+    With `request.track` the job is logged to MLflow (`recorder`): straight into
+    the embedded SQLite store, or by a child process started here, unless the
+    caller started it earlier, so that opening the tracking store overlaps the
+    checks and the scoring. The output is published only once the store is open.
 
     Raises:
         ModelLoadError: the model cannot be found or loaded.
@@ -81,7 +81,7 @@ def run_batch(request: BatchRequest, env: Env, recorder: RunRecorder | None = No
         TrackingUnavailableError: the job could not be recorded in the tracking store.
     """
     if recorder is None and request.track:
-        recorder = RunRecorder()
+        recorder = start_recorder(env)
     try:
         return _run(request, env, recorder)
     finally:
@@ -89,7 +89,7 @@ def run_batch(request: BatchRequest, env: Env, recorder: RunRecorder | None = No
             recorder.close()
 
 
-def _run(request: BatchRequest, env: Env, recorder: RunRecorder | None) -> BatchResult:
+def _run(request: BatchRequest, env: Env, recorder: Recorder | None) -> BatchResult:
     plan = _check(request, env)
     started_ms = int(time.time() * 1000)
     started = time.perf_counter()
@@ -200,9 +200,7 @@ class _ChunkFailed(Exception):
         self.error = error
 
 
-def _score(
-    plan: _Plan, request: BatchRequest, recorder: RunRecorder | None
-) -> tuple[int, int, str]:
+def _score(plan: _Plan, request: BatchRequest, recorder: Recorder | None) -> tuple[int, int, str]:
     """Stream every file through the workers into the temporary outputs.
 
     An error on another thread (scoring, writing, hashing the input) is raised

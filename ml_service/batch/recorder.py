@@ -17,6 +17,9 @@ The parent waits for `open` before publishing its output, so a store that
 cannot be opened fails the job with no output written. A parent that stops
 without sending a result (a bad input, Ctrl-C, SIGKILL) closes the pipe and the
 child exits without logging anything.
+
+`start_recorder` needs no child when the run can be written straight into the
+embedded SQLite store (`sqlite_run`).
 """
 
 from __future__ import annotations
@@ -31,15 +34,41 @@ import subprocess
 import sys
 import tempfile
 import threading
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ml_service.errors import MlopsError, TrackingUnavailableError
 
 if TYPE_CHECKING:
     from ml_service.batch.result import BatchRequest, BatchResult
+    from ml_service.settings import Env
 
 _EOF: dict[str, Any] = {}
 """What the reader queues when the child's stdout closes."""
+
+
+class Recorder(Protocol):
+    """Records a job as a run of the `batch-scoring` experiment."""
+
+    def check(self) -> None:
+        """Raise now if the job already cannot be recorded (without waiting)."""
+
+    def wait_open(self) -> None:
+        """Wait until the job can be recorded; raise TrackingUnavailableError if it cannot."""
+
+    def record(
+        self, result: BatchResult, request: BatchRequest, threshold: str, started_ms: int
+    ) -> str:
+        """Log the finished job; the run's id."""
+
+    def close(self) -> None:
+        """Release what the recorder holds (safe to call twice)."""
+
+
+def start_recorder(env: Env) -> Recorder:
+    """Straight into the embedded SQLite store when it allows, else MLflow in a child process."""
+    from ml_service.batch.sqlite_run import SqliteRecorder
+
+    return SqliteRecorder.open(env) or RunRecorder()
 
 
 class RunRecorder:

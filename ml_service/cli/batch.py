@@ -17,8 +17,9 @@ from ml_service.batch import (
 )
 
 if TYPE_CHECKING:
-    from ml_service.batch.recorder import RunRecorder
+    from ml_service.batch.recorder import Recorder
     from ml_service.batch.result import BatchResult
+    from ml_service.settings import Env
 
 
 @click.command("batch-score")
@@ -86,14 +87,16 @@ def batch_score_command(
     quiet: bool,
 ) -> None:
     """Score every row of SRC with a model into DST, in order, with a score column."""
-    # First thing: the child process that records the job starts importing MLflow
-    # and opening the tracking store (seconds) while this one checks and scores.
-    from ml_service.batch.recorder import RunRecorder
+    # First thing: what records the job; if that is MLflow, a child process starts
+    # importing it and opening the tracking store (seconds) while this one scores.
+    from ml_service.batch.recorder import start_recorder
+    from ml_service.settings import load_env
 
-    recorder = RunRecorder()
+    env = load_env()
+    recorder = start_recorder(env)
     try:
         _batch_score(
-            recorder, model_uri, input_, output, format_, score_column, workers,
+            env, recorder, model_uri, input_, output, format_, score_column, workers,
             error_threshold, chunk_rows, quiet,
         )  # fmt: skip
     finally:
@@ -101,7 +104,8 @@ def batch_score_command(
 
 
 def _batch_score(
-    recorder: RunRecorder,
+    env: Env,
+    recorder: Recorder,
     model_uri: str | None,
     input_: str,
     output: str,
@@ -114,7 +118,6 @@ def _batch_score(
 ) -> None:
     from ml_service.batch.job import run_batch
     from ml_service.batch.result import BatchRequest
-    from ml_service.settings import load_env
 
     request = BatchRequest(
         input=input_,
@@ -129,7 +132,7 @@ def _batch_score(
     )
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        result = run_batch(request, load_env(), recorder)
+        result = run_batch(request, env, recorder)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not quiet:
