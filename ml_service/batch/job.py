@@ -318,14 +318,26 @@ def _scored_batch(
     if len(chunk.rejected):
         keep = np.ones(batch.num_rows, dtype=bool)
         keep[chunk.rejected] = False
-        batch = batch.filter(pa.array(keep))
+        batch = batch.take(_numpy_array(np.flatnonzero(keep)))
     position = {name: j for j, name in enumerate(features)}
     columns = [
-        pa.array(chunk.columns[position[name]]) if name in position else batch.column(name)
+        _numpy_array(chunk.columns[position[name]]) if name in position else batch.column(name)
         for name in schema.names[:-1]
     ]
-    columns.append(pa.array(chunk.scores))
+    columns.append(_numpy_array(chunk.scores))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _numpy_array(values: np.ndarray) -> pa.Array:
+    """A NumPy vector of numbers without nulls as an Arrow array, sharing its memory.
+
+    Not `pa.array(values)`: that imports pandas the first time (about a second,
+    on a scoring thread) to see whether `values` is a pandas object.
+    """
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(
+        pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)]
+    )
 
 
 def _progress(source: InputSource) -> Any:
