@@ -5,8 +5,8 @@ scoring a million rows. In the common case (the embedded SQLite store, at a
 schema revision this module knows, the `batch-scoring` experiment already in
 it) the finished run is written as MLflow's client writes it (`create_run`,
 `log_batch`, `set_terminated`: the same rows of `runs`, `tags`, `params`,
-`metrics` and `latest_metrics`), in one transaction, so MLflow, its UI and
-`search_runs` read it as any other run. Any other store, an unknown revision (an
+`metrics` and `latest_metrics`), in one transaction, so MLflow's client and
+`search_runs` read it back as any other run. Any other store, an unknown revision (an
 MLflow upgrade) or a first job (no experiment yet) goes through MLflow itself
 (`recorder.RunRecorder`). Reading the model registry this way has a twin in
 `ml_service.models.resolve`.
