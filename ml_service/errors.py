@@ -114,5 +114,9 @@ class BatchOutputError(MlopsError):
     """A batch-scoring output cannot be written where it was asked for."""
 
 
+class BatchScoringError(MlopsError):
+    """The model failed on a chunk of a batch-scoring job's rows."""
+
+
 class RejectThresholdError(MlopsError):
     """A batch-scoring job rejected more rows than its --error-threshold allows."""

@@ -149,8 +149,9 @@ def model_uri_for(env: Env, model_name: str, model_version: str | None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """The local pipeline's Batch score step: score the dataset (or file) into --step_output."""
-    from ml_service.batch.job import BatchRequest, run_batch
+    from ml_service.batch.job import run_batch
     from ml_service.batch.record import record_run
+    from ml_service.batch.result import BatchRequest
     from ml_service.pipelines.contracts import BatchScoreOutput
     from ml_service.tracking.store import configure_tracking
 

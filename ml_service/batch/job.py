@@ -1,27 +1,26 @@
 """A batch-scoring job, top to bottom: check everything, stream, score, write, record.
 
-Every check (model, input, schema, output, tracking store) happens before the
-first row is scored, so a mistake is one error and leaves nothing behind.
+Every check (model, input, schema, output) happens before the first row is
+scored, so a mistake is one error and leaves nothing behind. The tracking store
+is opened by a child process meanwhile (`recorder`); the output is published
+only once it is open.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from ml_service.batch import (
-    DEFAULT_CHUNK_ROWS,
-    DEFAULT_ERROR_THRESHOLD,
-    DEFAULT_SCORE_COLUMN,
-    EXPERIMENT,
-)
 from ml_service.batch.output import (
     AtomicFile,
     RejectsWriter,
@@ -31,57 +30,23 @@ from ml_service.batch.output import (
     rejects_location,
 )
 from ml_service.batch.pool import ChunkScorer
+from ml_service.batch.recorder import Recorder, start_recorder
+from ml_service.batch.result import BatchRequest, BatchResult
 from ml_service.batch.rows import ScoredChunk, aligned_chunk_rows, score_rows
 from ml_service.batch.sources import InputFile, InputSource, open_source
 from ml_service.batch.threshold import ErrorThreshold, parse_threshold
-from ml_service.errors import BatchInputError, BatchOutputError, RejectThresholdError
+from ml_service.errors import (
+    BatchInputError,
+    BatchOutputError,
+    BatchScoringError,
+    MlopsError,
+    RejectThresholdError,
+)
 from ml_service.models.load import LoadedModel, load_model
 from ml_service.models.resolve import ResolvedModel, default_model_uri, resolve_model_uri
 from ml_service.settings import Env
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BatchRequest:
-    """What to score, with what, and where to put it (the command's options)."""
-
-    input: str
-    output: str
-    model_uri: str | None = None
-    format: str | None = None
-    score_column: str = DEFAULT_SCORE_COLUMN
-    workers: int | None = None
-    error_threshold: str = DEFAULT_ERROR_THRESHOLD
-    chunk_rows: int = DEFAULT_CHUNK_ROWS
-    progress: bool = False
-    track: bool = True
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """What a job did: the model, the input, the output and the counts."""
-
-    model_uri: str
-    model_name: str
-    model_version: str
-    input: str
-    input_digest: str
-    dataset_ref: str | None
-    output: str
-    output_digest: str
-    rejects: str
-    rows_scored: int
-    rows_rejected: int
-    seconds: float
-    workers: int
-    run_id: str | None = None
-
-    @property
-    def rows_per_second(self) -> float:
-        """Rows read per second, over the whole job."""
-        rows = self.rows_scored + self.rows_rejected
-        return rows / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass
@@ -96,23 +61,42 @@ class _Plan:
     rejects: AtomicFile
     threshold: ErrorThreshold
     workers: int
-    tracking: Any
 
 
-def run_batch(request: BatchRequest, env: Env) -> BatchResult:
+def run_batch(request: BatchRequest, env: Env, recorder: Recorder | None = None) -> BatchResult:
     """Score `request.input` with the model into `request.output`, and record the job.
+
+    With `request.track` the job is logged to MLflow (`recorder`): straight into
+    the embedded SQLite store, or by a child process started here, unless the
+    caller started it earlier, so that opening the tracking store overlaps the
+    checks and the scoring. The output is published only once the store is open.
 
     Raises:
         ModelLoadError: the model cannot be found or loaded.
         BatchInputError: the input is missing, unreadable or does not fit the model.
         BatchOutputError: the output cannot be written.
+        BatchScoringError: the model failed on a chunk of rows.
         RejectThresholdError: more rows were rejected than the threshold allows (the
             rejects file is written, the output is not).
+        TrackingUnavailableError: the job could not be recorded in the tracking store.
     """
+    if recorder is None and request.track:
+        recorder = start_recorder(env)
+    try:
+        return _run(request, env, recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _run(request: BatchRequest, env: Env, recorder: Recorder | None) -> BatchResult:
     plan = _check(request, env)
+    started_ms = int(time.time() * 1000)
     started = time.perf_counter()
     try:
-        scored, rejected, digest_in = _score(plan, request)
+        scored, rejected, digest_in = _score(plan, request, recorder)
+        if recorder is not None:
+            recorder.wait_open()  # a job that cannot be recorded publishes nothing
     except BaseException:
         plan.output.discard()
         plan.rejects.discard()
@@ -147,10 +131,9 @@ def run_batch(request: BatchRequest, env: Env) -> BatchResult:
         seconds=seconds,
         workers=plan.workers,
     )
-    if plan.tracking is not None:
-        from ml_service.batch.record import record_run
-
-        result = record_run(plan.tracking, result, request, str(plan.threshold))
+    if recorder is not None:
+        run_id = recorder.record(result, request, str(plan.threshold), started_ms)
+        result = dataclasses.replace(result, run_id=run_id)
     return result
 
 
@@ -173,11 +156,6 @@ def _check(request: BatchRequest, env: Env) -> _Plan:
             raise BatchOutputError(
                 f"--output {request.output} is the input file; write the scores elsewhere"
             )
-    tracking = None
-    if request.track:
-        from ml_service.tracking.store import configure_tracking
-
-        tracking = configure_tracking(env.model_copy(update={"experiment_name": EXPERIMENT}))
     output = AtomicFile.create(request.output)
     try:
         rejects = AtomicFile.create(rejects_location(request.output))
@@ -193,7 +171,6 @@ def _check(request: BatchRequest, env: Env) -> _Plan:
         rejects=rejects,
         threshold=threshold,
         workers=workers,
-        tracking=tracking,
     )
 
 
@@ -214,8 +191,21 @@ def output_schema(source: InputSource, features: tuple[str, ...], score_column: 
     return pa.schema([*fields, pa.field(score_column, pa.float64())])
 
 
-def _score(plan: _Plan, request: BatchRequest) -> tuple[int, int, str]:
-    """Stream every file through the workers into the temporary outputs."""
+class _ChunkFailed(Exception):
+    """A scoring thread's unexpected error, with the size of the chunk it failed on."""
+
+    def __init__(self, rows: int, error: Exception) -> None:
+        super().__init__(rows, error)
+        self.rows = rows
+        self.error = error
+
+
+def _score(plan: _Plan, request: BatchRequest, recorder: Recorder | None) -> tuple[int, int, str]:
+    """Stream every file through the workers into the temporary outputs.
+
+    An error on another thread (scoring, writing, hashing the input) is raised
+    here as one of the job's errors, naming what failed, not as a traceback.
+    """
     features = plan.model.features
     schema = output_schema(plan.source, features, request.score_column)
     passthrough = {
@@ -236,36 +226,89 @@ def _score(plan: _Plan, request: BatchRequest) -> tuple[int, int, str]:
     def score(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, ScoredChunk]:
         # Runs on the scoring threads: checking, scoring and building the output
         # batch all release the GIL; only writing stays in order on this thread.
-        chunk = score_rows(batch, features, predict)
-        return _scored_batch(batch, chunk, schema, features), chunk
+        try:
+            chunk = score_rows(batch, features, predict)
+            return _scored_batch(batch, chunk, schema, features), chunk
+        except MlopsError:
+            raise
+        except Exception as err:
+            raise _ChunkFailed(batch.num_rows, err) from err
 
     chunk_rows = aligned_chunk_rows(request.chunk_rows)
     scored = 0
     failed = True
+    writing = True
+    item = plan.source.files[0]
+    first_row = 1
     try:
         for item in plan.source.files:
             first_row = 1
             batches = item.open_batches(features, chunk_rows, passthrough)
             for batch, (out, chunk) in scorer.map(score, batches):
-                writer.write(out)
-                if len(chunk.rejected):
-                    rows = (chunk.rejected + first_row).tolist()
-                    rejects.write(item.uri, rows, chunk.reasons)
+                with _writing():
+                    writer.write(out)
+                    if len(chunk.rejected):
+                        rows = (chunk.rejected + first_row).tolist()
+                        rejects.write(item.uri, rows, chunk.reasons)
                 first_row += batch.num_rows
                 scored += chunk.kept
                 if progress is not None:
                     progress.update(batch.num_rows)
+                if recorder is not None:
+                    recorder.check()  # a tracking store that cannot be opened stops the job now
+        writing = False
+        with _writing():
+            writer.close()
+        digest = digest_future.result()
         failed = False
+    except _ChunkFailed as err:
+        last = first_row + err.rows - 1
+        raise BatchScoringError(
+            f"scoring rows {first_row}-{last} of {item.uri} failed: {_reason(err.error)}; "
+            "no output written"
+        ) from err.error
     except pa.ArrowInvalid as err:
         raise BatchInputError(f"cannot read {request.input}: {err}") from err
+    except _WriteFailed as err:
+        reason = err.error.strerror or _reason(err.error)
+        raise BatchOutputError(
+            f"--output {request.output}: cannot write there ({reason}); no output written"
+        ) from err.error
+    except OSError as err:  # reading the input (the rows, or its digest)
+        reason = err.strerror or _reason(err)
+        raise BatchInputError(f"cannot read {request.input}: {reason}") from err
     finally:
         scorer.close(cancel=failed)
-        writer.close(cancel=failed)
+        if writing:
+            writer.close(cancel=True)
         rejects.close()
         if progress is not None:
             progress.close()
         digests.shutdown(wait=not failed, cancel_futures=failed)
-    return scored, rejects.count, digest_future.result()
+    return scored, rejects.count, digest
+
+
+def _reason(err: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+class _WriteFailed(Exception):
+    """Writing the output or the rejects failed (on the writing thread or this one)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """Tell a write's OSError from a read's: both are OSErrors."""
+    try:
+        yield
+    except OSError as err:
+        raise _WriteFailed(err) from err
 
 
 def _scored_batch(
@@ -275,14 +318,26 @@ def _scored_batch(
     if len(chunk.rejected):
         keep = np.ones(batch.num_rows, dtype=bool)
         keep[chunk.rejected] = False
-        batch = batch.filter(pa.array(keep))
+        batch = batch.take(_numpy_array(np.flatnonzero(keep)))
     position = {name: j for j, name in enumerate(features)}
     columns = [
-        pa.array(chunk.columns[position[name]]) if name in position else batch.column(name)
+        _numpy_array(chunk.columns[position[name]]) if name in position else batch.column(name)
         for name in schema.names[:-1]
     ]
-    columns.append(pa.array(chunk.scores))
+    columns.append(_numpy_array(chunk.scores))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _numpy_array(values: np.ndarray) -> pa.Array:
+    """A NumPy vector of numbers without nulls as an Arrow array, sharing its memory.
+
+    Not `pa.array(values)`: that imports pandas the first time (about a second,
+    on a scoring thread) to see whether `values` is a pandas object.
+    """
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(
+        pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)]
+    )
 
 
 def _progress(source: InputSource) -> Any:

@@ -69,16 +69,37 @@ def feature_values(
             column = pc.cast(column, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return _parse_text(column.to_pylist(), name)
-    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    values = _float64_values(pc.cast(column, pa.float64()))
     problems: dict[int, str] = {}
     if column.null_count:
-        for i in np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False)):
+        missing = _numpy_view(pc.indices_nonzero(column.is_null()), np.uint64)
+        values = values.copy()
+        values[missing] = np.nan
+        for i in missing.tolist():
             problems[int(i)] = f"{name}: missing value"
     with np.errstate(invalid="ignore"):
         bad = ~(np.abs(values) <= MAX_ABS_VALUE)
     for i in np.flatnonzero(bad):
         problems.setdefault(int(i), _range_problem(name, float(values[i])))
     return values, problems
+
+
+def _float64_values(array: pa.Array) -> np.ndarray:
+    """A float64 column's values as a read-only NumPy view (whatever sits in null slots)."""
+    return _numpy_view(array, np.float64)
+
+
+def _numpy_view(array: pa.Array, dtype: type[np.generic]) -> np.ndarray:
+    """The values buffer of a fixed-width Arrow array, as NumPy, without a copy.
+
+    Not `Array.to_numpy()`: pyarrow imports pandas the first time it converts
+    (about a second, holding the GIL, on a scoring thread).
+    """
+    data = array.buffers()[1]
+    if data is None:
+        return np.empty(0, dtype=dtype)
+    width = np.dtype(dtype).itemsize
+    return np.frombuffer(data, dtype=dtype, count=len(array), offset=array.offset * width)
 
 
 def _range_problem(name: str, value: float) -> str:

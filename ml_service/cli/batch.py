@@ -17,7 +17,9 @@ from ml_service.batch import (
 )
 
 if TYPE_CHECKING:
-    from ml_service.batch.job import BatchResult
+    from ml_service.batch.recorder import Recorder
+    from ml_service.batch.result import BatchResult
+    from ml_service.settings import Env
 
 
 @click.command("batch-score")
@@ -85,8 +87,37 @@ def batch_score_command(
     quiet: bool,
 ) -> None:
     """Score every row of SRC with a model into DST, in order, with a score column."""
-    from ml_service.batch.job import BatchRequest, run_batch
+    # First thing: what records the job; if that is MLflow, a child process starts
+    # importing it and opening the tracking store (seconds) while this one scores.
+    from ml_service.batch.recorder import start_recorder
     from ml_service.settings import load_env
+
+    env = load_env()
+    recorder = start_recorder(env)
+    try:
+        _batch_score(
+            env, recorder, model_uri, input_, output, format_, score_column, workers,
+            error_threshold, chunk_rows, quiet,
+        )  # fmt: skip
+    finally:
+        recorder.close()
+
+
+def _batch_score(
+    env: Env,
+    recorder: Recorder,
+    model_uri: str | None,
+    input_: str,
+    output: str,
+    format_: str | None,
+    score_column: str,
+    workers: int | None,
+    error_threshold: str,
+    chunk_rows: int,
+    quiet: bool,
+) -> None:
+    from ml_service.batch.job import run_batch
+    from ml_service.batch.result import BatchRequest
 
     request = BatchRequest(
         input=input_,
@@ -101,7 +132,7 @@ def batch_score_command(
     )
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        result = run_batch(request, load_env())
+        result = run_batch(request, env, recorder)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not quiet:

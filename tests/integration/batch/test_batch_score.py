@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from pathlib import Path
 
 import mlflow
@@ -11,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from ml_service.batch import recorder, sqlite_run
 from ml_service.cli import cli
 from tests.conftest import DIABETES_CSV
 from tests.integration.batch.conftest import batch_score
@@ -172,25 +175,74 @@ def test_no_limit_keeps_going(batch_env, diabetes, tmp_path):
     assert len(pd.read_csv(output)) == 439
 
 
-def test_the_job_is_an_mlflow_run_with_its_lineage_and_speed(batch_env, tmp_path):
+@pytest.fixture(params=["straight into sqlite", "through mlflow in a child process"])
+def recorded_by(request, batch_env, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way a job is recorded, the other one made to fail the test if it is used."""
+    client = mlflow.MlflowClient(batch_env.tracking_uri)
+    if client.get_experiment_by_name("batch-scoring") is None:
+        client.create_experiment(
+            "batch-scoring", artifact_location=(batch_env.workspace / "artifacts").as_uri()
+        )
+    if request.param == "straight into sqlite":
+
+        def no_child() -> None:
+            raise AssertionError("MLflow was started in a child process")
+
+        monkeypatch.setattr(recorder, "RunRecorder", no_child)
+    else:
+        monkeypatch.setattr(sqlite_run.SqliteRecorder, "open", classmethod(lambda cls, env: None))
+    return str(request.param)
+
+
+def test_the_job_is_an_mlflow_run_with_its_lineage_and_speed(batch_env, tmp_path, recorded_by):
     output = tmp_path / "scores.parquet"
+    before = int(time.time() * 1000)
     result = batch_score("--input", str(DIABETES_CSV), "--output", str(output), "--workers", "1")
     assert result.exit_code == 0, result.output
     run_id = result.output.split("  run      ")[1].split()[0]
-    run = mlflow.MlflowClient(batch_env.tracking_uri).get_run(run_id)
+    client = mlflow.MlflowClient(batch_env.tracking_uri)
+    run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
-    tags, metrics = run.data.tags, run.data.metrics
+    assert run.info.run_name == "batch-score diabetes_regression_model v1"
+    assert run.info.lifecycle_stage == "active"
+    assert run.info.artifact_uri.endswith(f"/{run_id}/artifacts")
+    assert before <= run.info.start_time <= run.info.end_time <= int(time.time() * 1000)
+    tags, metrics, params = run.data.tags, run.data.metrics, run.data.params
     assert tags["mlops.model_name"] == "diabetes_regression_model"
     assert tags["mlops.model_version"] == "1"
     assert tags["mlops.batch.output"] == str(output)
-    import hashlib
-
     assert tags["mlops.batch.output_digest"] == hashlib.sha256(output.read_bytes()).hexdigest()
     assert tags["mlops.batch.input_digest"] == hashlib.sha256(DIABETES_CSV.read_bytes()).hexdigest()
     assert metrics["rows_scored"] == 442 and metrics["rows_rejected"] == 0
     assert metrics["seconds"] > 0 and metrics["rows_per_second"] > 0
-    experiment = mlflow.MlflowClient(batch_env.tracking_uri).get_experiment(run.info.experiment_id)
+    assert params == {
+        "model_name": "diabetes_regression_model",
+        "model_version": "1",
+        "workers": "1",
+        "chunk_rows": "65536",
+        "error_threshold": "1%",
+        "score_column": "score",
+    }
+    assert [h.value for h in client.get_metric_history(run_id, "rows_scored")] == [442]
+    experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.name == "batch-scoring"
+    found = client.search_runs(
+        [experiment.experiment_id],
+        f"metrics.rows_scored = 442 and tags.`mlops.batch.output` = '{output}'",
+    )
+    assert [r.info.run_id for r in found] == [run_id]
+
+
+def test_the_sqlite_schema_written_is_the_installed_mlflows(batch_env):
+    # An MLflow upgrade that changes the schema makes the job record through MLflow
+    # (slower) until the tables it writes are checked against the new revision.
+    client = mlflow.MlflowClient(batch_env.tracking_uri)
+    client.search_experiments()
+    import sqlite3
+
+    with sqlite3.connect(batch_env.workspace / "mlflow.db") as db:
+        (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision in sqlite_run.KNOWN_REVISIONS
 
 
 def test_a_registered_dataset_version_is_an_input(batch_env, tmp_path):
