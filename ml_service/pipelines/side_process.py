@@ -135,7 +135,7 @@ def start(preload: Iterable[str] = ()) -> bool:
     if _side is None:
         try:
             _side = _SideProcess()
-        except OSError as err:
+        except (OSError, ValueError, TypeError) as err:  # e.g. no usable sys.executable
             log.debug("no side process (%s): side work runs in-process", err)
             return False
     names = tuple(preload)
