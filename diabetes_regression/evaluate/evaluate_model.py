@@ -27,6 +27,7 @@ from mlflow.entities.model_registry import ModelVersion
 
 from diabetes_regression.parameters import EvaluationParameters, ModelParameters, load_parameters
 from diabetes_regression.training.train import get_model_metrics
+from ml_service.pipelines import handoff
 from ml_service.pipelines.contracts import MODEL_DIR, TEST_DATA, EvaluationOutput, TrainOutput
 from ml_service.pipelines.step import StepArgumentParser, parse_bool, start_step, step_run
 from ml_service.registry.models import get_alias
@@ -92,12 +93,13 @@ def score_on_test_data(
     metric, target = parameters.evaluation.metric, parameters.data.target
     test = pd.read_parquet(Path(step_input) / TEST_DATA)
     X_test, y_test = test.drop(columns=[target]), test[target]
-    challenger = mlflow.sklearn.load_model(str(Path(step_input) / MODEL_DIR))
+    # Each model is loaded once per process (in-process steps share them; see handoff).
+    challenger = handoff.sklearn_model(Path(step_input) / MODEL_DIR)
     challenger_value = get_model_metrics(challenger, X_test, y_test)[metric]
     if champion is None:
         return challenger_value, None
     # By version: the alias may move while we score (Register re-checks).
-    champion_model = mlflow.sklearn.load_model(f"models:/{model_name}/{champion.version}")
+    champion_model = handoff.sklearn_version(champion)
     return challenger_value, get_model_metrics(champion_model, X_test, y_test)[metric]
 
 

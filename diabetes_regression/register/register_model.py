@@ -40,6 +40,7 @@ from mlflow.exceptions import MlflowException
 from diabetes_regression.evaluate.evaluate_model import compare, score_on_test_data
 from diabetes_regression.parameters import ModelParameters, load_parameters
 from ml_service.models.twin import TwinCheck, make_twin
+from ml_service.pipelines import handoff, side_process
 from ml_service.pipelines.contracts import MODEL_DIR, TEST_DATA, RegistrationOutput, TrainOutput
 from ml_service.pipelines.step import StepArgumentParser, parse_bool, start_step, step_run
 from ml_service.registry.database import model_lock, registry_engine
@@ -88,11 +89,15 @@ def champion_judge(
 
 
 def onnx_twin(step_input: str | Path, parameters: ModelParameters) -> TwinCheck:
-    """The challenger's ONNX twin, checked on its held-out test split (Train model's output)."""
+    """The challenger's ONNX twin, checked on its held-out test split (Train model's output).
+
+    Made in the pipeline's side process when there is one (it imported skl2onnx
+    while Train and Evaluate ran), here otherwise.
+    """
     features = list(parameters.data.features)
     test = pd.read_parquet(Path(step_input) / TEST_DATA, columns=features)
-    challenger = mlflow.sklearn.load_model(str(Path(step_input) / MODEL_DIR))
-    return make_twin(challenger, test, parameters.registration.onnx_tolerance)
+    challenger = handoff.sklearn_model(Path(step_input) / MODEL_DIR)
+    return side_process.run(make_twin, challenger, test, parameters.registration.onnx_tolerance)
 
 
 def main(argv: list[str] | None = None) -> RegistrationOutput:

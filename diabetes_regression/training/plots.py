@@ -6,10 +6,17 @@ backend state is touched; saving them uses the Agg renderer.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MATPLOTLIB_MODULES = ("matplotlib.figure", "matplotlib.backends.backend_agg")
+"""What drawing and saving the figures imports (about a second), for a caller to import ahead."""
 
 PREDICTED_VS_ACTUAL = "predicted_vs_actual"
 RESIDUALS = "residuals"
@@ -27,6 +34,8 @@ def prediction_figures(
     Returns:
         `{"predicted_vs_actual": Figure, "residuals": Figure}`.
     """
+    from matplotlib.figure import Figure
+
     actual = np.asarray(y_true, dtype=float)
     predicted = np.asarray(y_pred, dtype=float)
     if actual.shape != predicted.shape:
@@ -47,3 +56,19 @@ def prediction_figures(
     axes.set(xlabel="predicted", ylabel="actual − predicted", title="Residuals (test set)")
 
     return {PREDICTED_VS_ACTUAL: scatter, RESIDUALS: residuals}
+
+
+def prediction_pngs(
+    y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray
+) -> dict[str, bytes]:
+    """The figures of `prediction_figures`, rendered as PNG files (name → bytes).
+
+    A plain function of plain arrays, so the pipeline can render them in its side
+    process while the model is being logged.
+    """
+    rendered = {}
+    for name, figure in prediction_figures(y_true, y_pred).items():
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        rendered[name] = buffer.getvalue()
+    return rendered

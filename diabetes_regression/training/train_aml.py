@@ -17,17 +17,21 @@ import argparse
 import json
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from diabetes_regression.parameters import PARAMETERS_PATH, ModelParameters, load_parameters
-from diabetes_regression.training.plots import prediction_figures
+from diabetes_regression.training.plots import MATPLOTLIB_MODULES, prediction_pngs
 from diabetes_regression.training.train import get_model_metrics, split_data, train_model
 from ml_service.data.checks import validate_frame
 from ml_service.data.datasets import DatasetRegistry, DatasetVersion, dataset_to_train_on
+from ml_service.models.twin import CONVERTER_MODULES
+from ml_service.pipelines import handoff, side_process
 from ml_service.pipelines.contracts import MODEL_DIR, TEST_DATA, DatasetRef, TrainOutput
 from ml_service.pipelines.reuse import (
     TrainedModel,
@@ -52,6 +56,7 @@ log = logging.getLogger(__name__)
 # What the model needs to load; also what decides it (their versions are in the cache key).
 MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
 TRAINING_PACKAGES = ("scikit-learn", "mlflow")
+SPLIT_ARTIFACTS = "split"  # the training run's held-out rows, which a reusing run takes
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,16 +90,64 @@ def training_frame(
     return validate_frame(frame, parameters.data, dataset.ref)
 
 
+def split_frame(
+    frame: pd.DataFrame, parameters: ModelParameters
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The train/test split parameters.json describes."""
+    return split_data(
+        frame,
+        parameters.data.target,
+        parameters.training.test_size,
+        parameters.training.random_state,
+    )
+
+
+def write_test_split(
+    split: dict[str, dict[str, pd.DataFrame]], parameters: ModelParameters, output: Path
+) -> None:
+    """Write the held-out rows (features and target) where Evaluate and Register read them."""
+    test = split["test"]["X"].assign(**{parameters.data.target: split["test"]["y"]})
+    pd.DataFrame(test).to_parquet(output / TEST_DATA)
+
+
+def copy_recorded_test_split(training_run_id: str, target: Path) -> bool:
+    """Copy the held-out split a training run recorded to `target`; False if it has none.
+
+    Runs trained before the split was recorded have none: the caller splits again.
+    """
+    try:
+        with tempfile.TemporaryDirectory(prefix="split-") as folder:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=training_run_id,
+                artifact_path=f"{SPLIT_ARTIFACTS}/{TEST_DATA}",
+                dst_path=folder,
+            )
+            shutil.copyfile(local, target)
+    except (MlflowException, OSError) as err:
+        log.debug("  no recorded test split in run %s (%s)", training_run_id, err)
+        return False
+    return True
+
+
 def fit_and_log(
     split: dict[str, dict[str, pd.DataFrame]], parameters: ModelParameters
-) -> TrainedModel:
-    """Fit the model, log its plots and the model itself (skops, signature, input example)."""
+) -> tuple[TrainedModel, object]:
+    """Fit the model, log its plots and the model itself (skops, signature, input example).
+
+    The plots are rendered in the pipeline's side process while the model is
+    logged, which then imports what Register's ONNX conversion needs (here when
+    there is no side process).
+
+    Returns:
+        The logged model as the step hands it on, and the fitted estimator.
+    """
     X_train, y_train = split["train"]["X"], split["train"]["y"]
     X_test, y_test = split["test"]["X"], split["test"]["y"]
     model = train_model(X_train, y_train, parameters.training.alpha)
     metrics = get_model_metrics(model, X_test, y_test)
-    for plot_name, figure in prediction_figures(y_test, model.predict(X_test)).items():
-        mlflow.log_figure(figure, f"plots/{plot_name}.png")
+    actual, predicted = y_test.to_numpy(dtype=float), model.predict(X_test)
+    plots = side_process.submit(prediction_pngs, actual, predicted)
+    side_process.submit(side_process.import_modules, CONVERTER_MODULES)
     info = mlflow.sklearn.log_model(
         model,
         name="model",
@@ -103,14 +156,21 @@ def fit_and_log(
         input_example=X_train.head(2),
         pip_requirements=pinned_requirements(MODEL_REQUIREMENTS),
     )
+    with tempfile.TemporaryDirectory(prefix="plots-") as folder:
+        for plot_name, png in side_process.run(
+            prediction_pngs, actual, predicted, future=plots
+        ).items():
+            (Path(folder) / f"{plot_name}.png").write_bytes(png)
+        mlflow.log_artifacts(folder, "plots")
     run = mlflow.active_run()
     assert run is not None  # called inside step_run
-    return TrainedModel(
+    trained = TrainedModel(
         model_uri=info.model_uri,
         model_run_id=run.info.run_id,
         metrics=metrics,
         git_commit=code_version(Path(__file__).parent).commit,
     )
+    return trained, model
 
 
 def main(argv: list[str] | None = None) -> TrainOutput:
@@ -134,21 +194,20 @@ def main(argv: list[str] | None = None) -> TrainOutput:
     )
     context = start_step(env)
     previous = find_reusable_run(context.tracking.experiment_id, key)
+    if previous is None:
+        # Training ahead: the side process (if the pipeline has one) imports matplotlib now.
+        side_process.start(preload=MATPLOTLIB_MODULES)
     frame = training_frame(registry, dataset, parameters, reused=previous is not None)
-    split = split_data(
-        frame,
-        parameters.data.target,
-        parameters.training.test_size,
-        parameters.training.random_state,
-    )
     output = Path(args.step_output)
     shutil.rmtree(output / MODEL_DIR, ignore_errors=True)
+    (output / TEST_DATA).unlink(missing_ok=True)
     output.mkdir(parents=True, exist_ok=True)
 
     with step_run(args.run_id, "Train model") as run:
         mlflow.set_tag(RunTag.CALLER_RUN_ID, args.caller_run_id or "")
         mlflow.log_params({**parameters.training.model_dump(), "model_name": args.model_name})
         log_dataset(frame, dataset, parameters.data.target)
+        fitted = None
         if previous is not None:
             trained = reused_model(previous)
             log.info(
@@ -156,18 +215,25 @@ def main(argv: list[str] | None = None) -> TrainOutput:
                 trained.model_run_id,
             )
             mlflow.set_tag(RunTag.REUSED_FROM, trained.model_run_id)
+            # The held-out split that run recorded (the same data, split the same way).
+            if not copy_recorded_test_split(trained.model_run_id, output / TEST_DATA):
+                write_test_split(split_frame(frame, parameters), parameters, output)
         else:
-            trained = fit_and_log(split, parameters)
+            split = split_frame(frame, parameters)
+            trained, fitted = fit_and_log(split, parameters)
+            write_test_split(split, parameters, output)
+            mlflow.log_artifact(str(output / TEST_DATA), SPLIT_ARTIFACTS)
         # The step's output holds the logged model itself, not a second serialization.
         mlflow.artifacts.download_artifacts(
             artifact_uri=trained.model_uri, dst_path=str(output / MODEL_DIR)
         )
+        if fitted is not None:
+            # Later in-process steps take the fitted model instead of loading it again.
+            handoff.remember(output / MODEL_DIR, fitted)
         mlflow.log_metrics(trained.metrics)
         record_model(trained, key)
         mlflow.log_artifact(str(PARAMETERS_PATH))
 
-        test = split["test"]["X"].assign(**{parameters.data.target: split["test"]["y"]})
-        pd.DataFrame(test).to_parquet(output / TEST_DATA)
         result = TrainOutput(
             model_name=args.model_name,
             model_uri=trained.model_uri,

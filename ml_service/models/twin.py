@@ -37,6 +37,9 @@ TWIN_META = "twin.json"
 TWIN_PATH = f"{TWIN_DIR}/{TWIN_FILE}"
 """Where the twin sits inside the model folder (and the value of the `onnx_twin` version tag)."""
 
+CONVERTER_MODULES = ("skl2onnx", "skl2onnx.common.data_types", "sklearn.base", "onnxruntime")
+"""What `make_twin` imports (seconds: skl2onnx makes a class per ONNX operator): import ahead."""
+
 InputType = Literal["double", "float"]
 _NUMPY_TYPES: dict[str, type[np.floating[Any]]] = {"double": np.float64, "float": np.float32}
 _ORT_TYPES = {"tensor(double)": "double", "tensor(float)": "float"}

@@ -2,9 +2,11 @@
 
 One MLflow parent run per pipeline run, one child run per step. Steps run
 in-process by default (MLflow and scikit-learn are imported once per pipeline,
-not once per step), or each in its own `python -m` process when isolation is
-asked for. A step that cancels the parent run (Evaluate) ends the pipeline as
-cancelled; a step that fails ends it as failed and removes its work folder.
+not once per step, models are handed on in memory, and side work such as the
+ONNX conversion may run in a second process), or each in its own `python -m`
+process when isolation is asked for. A step that cancels the parent run
+(Evaluate) ends the pipeline as cancelled; a step that fails ends it as failed
+and removes its work folder.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflow.entities import RunStatus
+from mlflow.entities import Param, RunStatus
 from mlflow.tracking import MlflowClient
 
 from ml_service.errors import MlopsError, StepFailedError
+from ml_service.pipelines import handoff, side_process
 from ml_service.pipelines.definition import resolve_arguments
 from ml_service.pipelines.published import PublishedPipeline
 from ml_service.pipelines.stale_runs import fail_dead_runs, process_tags
@@ -102,12 +105,15 @@ def run_pipeline(
         tracking.tracking_uri, lambda: client.create_run(tracking.experiment_id, tags=tags)
     )
     run_id = parent.info.run_id
-    for name, value in parameters.items():
-        client.log_param(run_id, name, value)
+    # One write for all of them, not one per parameter.
+    client.log_batch(run_id, params=[Param(name, value) for name, value in parameters.items()])
     work = env.workspace / "pipeline_runs" / run_id
     result = PipelineRunResult(run_id=run_id, pipeline_id=published.id, status=COMPLETED)
     started = time.perf_counter()
     log.info("pipeline run %s of %s %s", run_id, spec.name, spec.version)
+    if not isolate_steps:
+        # In-process steps may hand side work to a second process (see side_process).
+        side_process.enable()
 
     try:
         for number, step in enumerate(spec.steps, start=1):
@@ -168,6 +174,8 @@ def run_pipeline(
         _end_if_running(client, run_id, _FAILED)
         raise
     finally:
+        side_process.stop()
+        handoff.clear()
         result.seconds = time.perf_counter() - started
     if result.status == COMPLETED:
         tracking_call(

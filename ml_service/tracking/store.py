@@ -48,11 +48,28 @@ class Tracking:
     client: MlflowClient
 
 
+# What configure_tracking found, per store and experiment, with the identity of the
+# database file it opened: in-process steps of a pipeline open the store once.
+_configured: dict[tuple[str, str], tuple[Tracking, tuple[int, int] | None]] = {}
+
+
+def _database_identity(database: Path | None) -> tuple[int, int] | None:
+    if database is None:
+        return None
+    try:
+        stat = database.stat()
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
 def configure_tracking(env: Env) -> Tracking:
     """Point MLflow at the store and make sure the experiment exists.
 
     With the embedded default the artifacts go to `artifacts/` in the workspace,
-    not to an `mlruns/` folder in whatever directory the command ran from.
+    not to an `mlruns/` folder in whatever directory the command ran from. Within
+    a process the store is opened and the experiment looked up once (again if the
+    database file was replaced); later calls point MLflow at it again.
     """
     uri = env.tracking_uri
     if is_http(uri):
@@ -60,6 +77,21 @@ def configure_tracking(env: Env) -> Tracking:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     database = sqlite_path(uri)
+    known = _configured.get((uri, env.experiment_name))
+    if known is not None and (database is None or known[1] == _database_identity(database)):
+        tracking = known[0]
+        try:
+            mlflow.set_experiment(experiment_id=tracking.experiment_id)
+        except mlflow.exceptions.MlflowException:
+            pass  # deleted meanwhile, or another server behind the URI: look again
+        else:
+            return tracking
+    tracking = _open_tracking(env, uri, database)
+    _configured[(uri, env.experiment_name)] = (tracking, _database_identity(database))
+    return tracking
+
+
+def _open_tracking(env: Env, uri: str, database: Path | None) -> Tracking:
     if database is not None:
         with file_lock(database.with_name(database.name + ".lock")):
             # Opening each store creates or upgrades its tables: one process at a time.

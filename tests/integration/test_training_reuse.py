@@ -11,12 +11,13 @@ import importlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
 from ml_service.cli import cli
-from ml_service.pipelines.contracts import TrainOutput
+from ml_service.pipelines.contracts import TEST_DATA, TrainOutput
 from ml_service.settings import load_env
 from ml_service.tracking.store import configure_tracking
 from tests.conftest import DIABETES_CSV
@@ -54,6 +55,12 @@ def test_reuse_only_when_parameters_and_code_are_unchanged(package: Path, tmp_pa
     unchanged = _train(package, tmp_path / "2")
     assert unchanged.reused and unchanged.model_run_id == first.model_run_id
     assert unchanged.cache_key == first.cache_key
+    # The reusing run hands on the held-out rows the training run recorded, not a new split.
+    recorded = [a.path for a in _client().list_artifacts(first.model_run_id, "split")]
+    assert recorded == [f"split/{TEST_DATA}"]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "2" / TEST_DATA), pd.read_parquet(tmp_path / "1" / TEST_DATA)
+    )
 
     parameters_file = package / "parameters.json"
     parameters = json.loads(parameters_file.read_text())
