@@ -17,6 +17,9 @@ REPORTS      := reports
 TOOLS        := tools
 CHECKOV_VENV := $(TOOLS)/.checkov
 CI_DATA_FILE ?= data/diabetes.csv
+# The suite runs on every core; each test module (and its module-scoped servers) stays on
+# one worker. PYTEST_WORKERS=-n0 runs it in one process (pdb, -s).
+PYTEST_WORKERS ?= -n auto --dist loadscope
 CI_BUILD_ID  := $(or $(BUILD_BUILDID),local-$(shell date -u +%Y%m%dT%H%M%S))
 
 help: ## list the targets
@@ -42,8 +45,8 @@ format: $(STAMP) ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) lint browser tools ## lint, then the whole test suite with coverage
-	$(BIN)/python -m pytest --cov --cov-report=term
+test: $(STAMP) lint browser tools ## lint, then the whole test suite with coverage, on every core
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) --cov --cov-report=term
 
 unit: $(STAMP) ## only the fast unit tests
 	$(BIN)/python -m pytest tests/unit
@@ -87,7 +90,7 @@ ci-lint: $(STAMP) ## lint as CI does, JUnit results in reports/
 
 ci-test: $(STAMP) browser tools ## the test suite as CI runs it: JUnit and coverage XML in reports/
 	@mkdir -p $(REPORTS)
-	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=xml:$(REPORTS)/coverage.xml \
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) --cov --cov-report=term --cov-report=xml:$(REPORTS)/coverage.xml \
 		--junitxml=$(REPORTS)/unit-testresults.xml
 
 ci-train: export BUILD_BUILDID := $(CI_BUILD_ID)
