@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -234,22 +235,38 @@ def test_same_metrics_and_access_log(pair, caplog):
     fast, declared = pair
     assert _counts(fast) == _counts(declared)  # after every test above
     caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
-    for path, body, headers in [
-        ("/score", SAMPLE, AUTH),
-        ("/invocations", {"inputs": [ROW, ROW, ROW]}, AUTH),
-        ("/score", SAMPLE, {}),
-        ("/score", {"data": []}, AUTH),
-    ]:
+    for sent, (path, body, headers) in enumerate(
+        [
+            ("/score", SAMPLE, AUTH),
+            ("/invocations", {"inputs": [ROW, ROW, ROW]}, AUTH),
+            ("/score", SAMPLE, {}),
+            ("/score", {"data": []}, AUTH),
+        ],
+        start=1,
+    ):
         both(pair, path, json=body, headers=headers | {"traceparent": TRACEPARENT})
+        # A service logs the access after its answer is sent: wait for both records,
+        # so each pair of entries belongs to one request.
+        _wait_for_access_records(caplog, count=2 * sent)
     fields = ("route", "status", "rows", "model_version", "traceparent")
     logged = [
         (record.getMessage(), *(getattr(record, name) for name in fields))
-        for record in caplog.records
-        if record.name == ACCESS_LOGGER
+        for record in _access_records(caplog)
     ]
     assert logged[0::2] == logged[1::2]
     assert [entry[2:4] for entry in logged[0::2]] == [(200, 2), (200, 3), (401, 0), (400, 0)]
     assert _counts(fast) == _counts(declared)
+
+
+def _access_records(caplog) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == ACCESS_LOGGER]
+
+
+def _wait_for_access_records(caplog, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(_access_records(caplog)) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(_access_records(caplog)) == count
 
 
 def test_openapi_document_is_the_same_on_both(pair):
