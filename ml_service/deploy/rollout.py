@@ -11,6 +11,7 @@ recorded in the history.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -264,6 +265,11 @@ class Rollouts:
             )
             if old is None and service is not None:
                 process.stop(self.env, endpoint)
+            elif old is not None and service is not None and process.pid_alive(service.pid):
+                # Return once the service has dropped the failed deployment too, so what
+                # the error says ("keeps serving") is what /health and /endpoint show.
+                with contextlib.suppress(EndpointError):
+                    self._wait_traffic(service, {old.name: old.traffic})
             keeps = f"; version {old.model_version} keeps serving" if old else ""
             raise DeploymentFailedError(
                 f"{endpoint}: version {version} not deployed: {err}{keeps}"
