@@ -18,7 +18,7 @@ from ml_service.batch import (
 
 if TYPE_CHECKING:
     from ml_service.batch.recorder import Recorder
-    from ml_service.batch.result import BatchResult
+    from ml_service.batch.result import BatchRequest, BatchResult
     from ml_service.settings import Env
 
 
@@ -90,35 +90,11 @@ def batch_score_command(
     # First thing: what records the job; if that is MLflow, a child process starts
     # importing it and opening the tracking store (seconds) while this one scores.
     from ml_service.batch.recorder import start_recorder
+    from ml_service.batch.result import BatchRequest
     from ml_service.settings import load_env
 
     env = load_env()
     recorder = start_recorder(env)
-    try:
-        _batch_score(
-            env, recorder, model_uri, input_, output, format_, score_column, workers,
-            error_threshold, chunk_rows, quiet,
-        )  # fmt: skip
-    finally:
-        recorder.close()
-
-
-def _batch_score(
-    env: Env,
-    recorder: Recorder,
-    model_uri: str | None,
-    input_: str,
-    output: str,
-    format_: str | None,
-    score_column: str,
-    workers: int | None,
-    error_threshold: str,
-    chunk_rows: int,
-    quiet: bool,
-) -> None:
-    from ml_service.batch.job import run_batch
-    from ml_service.batch.result import BatchRequest
-
     request = BatchRequest(
         input=input_,
         output=output,
@@ -130,6 +106,15 @@ def _batch_score(
         chunk_rows=chunk_rows,
         progress=not quiet and sys.stderr.isatty(),
     )
+    try:
+        _batch_score(env, recorder, request, quiet)
+    finally:
+        recorder.close()
+
+
+def _batch_score(env: Env, recorder: Recorder, request: BatchRequest, quiet: bool) -> None:
+    from ml_service.batch.job import run_batch
+
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         result = run_batch(request, env, recorder)
