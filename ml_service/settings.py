@@ -137,6 +137,13 @@ class Env(BaseSettings):
         description="What a file landed in the datastore's `landing/` becomes: `append` "
         "(the latest DATASET_NAME version's rows plus the file's) or `replace` (the file alone).",
     )
+    retrain_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Times a landed file's training pipeline may fail before its job is set "
+        "aside in `retrain/failed/` (so that one file that always fails cannot block the "
+        "files landed after it).",
+    )
 
     # Azure ML, used only by the Azure path (`mlops pipeline|endpoint ... --target azureml`).
     # Names and defaults are MLOpsPython's where it has them.

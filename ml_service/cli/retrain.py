@@ -3,7 +3,8 @@
 Each file dropped into the datastore's `landing/` folder is validated, registered
 as a new DATASET_NAME version (RETRAIN_DATASET_POLICY: append or replace) and
 trained on by the published training pipeline, exactly once; a file that fails
-the data checks goes to `retrain/quarantine/` with a reason file.
+the data checks goes to `retrain/quarantine/` with a reason file, one whose
+pipeline failed RETRAIN_MAX_ATTEMPTS times to `retrain/failed/`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import time
 import click
 
 
-def _retrain_once() -> int:
-    """Process what landed; print one line per file; return how many files were processed."""
+def _retrain_once() -> tuple[int, int]:
+    """Process what landed; print one line per file.
+
+    Returns:
+        How many files were processed, and how many of them were set aside as failed.
+    """
     from ml_service.monitoring.retrain import describe, retrain_if_new_data
     from ml_service.settings import load_env
 
     outcomes = retrain_if_new_data(load_env())
     for outcome in outcomes:
-        click.echo(f"{outcome.file}: {describe(outcome)}")
-    return len(outcomes)
+        click.echo(f"{outcome.file}: {describe(outcome)}", err=outcome.status == "failed")
+    return len(outcomes), sum(outcome.status == "failed" for outcome in outcomes)
 
 
 @click.command("retrain")
@@ -53,10 +58,13 @@ def retrain_command(if_new_data: bool, on_drift: bool, model: str | None) -> Non
             "say when to retrain: --if-new-data and/or --on-drift "
             "(or `mlops run` to train now on DATASET_NAME)"
         )
-    if if_new_data and _retrain_once() == 0:
-        from ml_service.monitoring.retrain import Folders
+    failed = 0
+    if if_new_data:
+        processed, failed = _retrain_once()
+        if processed == 0:
+            from ml_service.monitoring.retrain import Folders
 
-        click.echo(f"no new data in {Folders.of(load_env()).landing}")
+            click.echo(f"no new data in {Folders.of(load_env()).landing}")
     if on_drift:
         from ml_service.monitoring.retrain import describe, retrain_on_drift
 
@@ -66,6 +74,8 @@ def retrain_command(if_new_data: bool, on_drift: bool, model: str | None) -> Non
             click.echo(f"retrained on drift: {describe(outcome.trained)}")
         elif outcome.verdict == "drift":
             click.get_current_context().exit(3)
+    if failed:
+        click.get_current_context().exit(1)
 
 
 @click.command("watch")

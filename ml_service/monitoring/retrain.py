@@ -6,6 +6,8 @@ Folders, in the datastore (which must be a disk this machine can lock files on):
     retrain/processing/JOB/   a claimed file, while it is processed (JOB.lock beside it)
     retrain/done/JOB/         the file and outcome.json (dataset version, run, champion)
     retrain/quarantine/JOB/   a file that failed the data checks, and reason.txt
+    retrain/failed/JOB/       a file whose training pipeline failed RETRAIN_MAX_ATTEMPTS
+                              times in a row, and reason.txt (the last error)
 
 How exactly once holds:
 
@@ -14,6 +16,10 @@ How exactly once holds:
   A rename is atomic: of two watchers, one gets the file, the other finds it gone.
 - Crash: a job folder left in processing/ whose lock nobody holds belongs to a
   dead watcher; the next watcher takes the lock and resumes it.
+- Failure: a pipeline that raises leaves the job in processing/ (the error
+  stops the command, the next start retries the job first) and counts one
+  attempt in `attempts.txt`; at RETRAIN_MAX_ATTEMPTS the job moves to failed/
+  instead, so one file that always fails does not block the files after it.
 - Resume never trains twice: the dataset registration is idempotent (content
   digest), and the pipeline run carries `retrain:JOB` as its caller run id,
   so a resumed job whose pipeline run already ended reads that run's outcome
@@ -44,7 +50,9 @@ log = logging.getLogger(__name__)
 
 LANDING = "landing"
 PROCESSING, DONE, QUARANTINE = "retrain/processing", "retrain/done", "retrain/quarantine"
+FAILED = "retrain/failed"
 OUTCOME_FILE, REASON_FILE = "outcome.json", "reason.txt"
+ATTEMPTS_FILE = "attempts.txt"  # failed pipeline attempts so far
 DATASET_FILE = "dataset_version.txt"  # written once the job's dataset version is registered
 CALLER_PREFIX = "retrain:"
 
@@ -55,12 +63,12 @@ class RetrainOutcome:
 
     job: str
     file: str
-    status: str  # trained | quarantined
+    status: str  # trained | quarantined | failed
     dataset: str | None = None  # NAME:VERSION registered from it
     pipeline_run_id: str | None = None
     pipeline_status: str | None = None  # completed | cancelled (the challenger was not better)
     new_champion: str | None = None  # the model version that became champion, if any
-    reason: str | None = None  # why it was quarantined
+    reason: str | None = None  # why it was quarantined, or the last error of a failed job
     finished_at: str = ""
 
 
@@ -102,9 +110,13 @@ class Folders:
     def quarantine(self) -> Path:
         return self.root / QUARANTINE
 
+    @property
+    def failed(self) -> Path:
+        return self.root / FAILED
+
     def make(self) -> None:
         """Create the folders (landing included, so users see where to drop files)."""
-        for folder in (self.landing, self.processing, self.done, self.quarantine):
+        for folder in (self.landing, self.processing, self.done, self.quarantine, self.failed):
             folder.mkdir(parents=True, exist_ok=True)
 
 
@@ -195,8 +207,45 @@ def _process(env: Env, folders: Folders, job: str) -> RetrainOutcome:
         dataset = _register(env, job_dir, data_file)
     except DataValidationError as err:
         return _finish(folders, job, _quarantined(job, data_file.name, str(err)))
-    outcome = _train(env, job, data_file.name, dataset)
+    try:
+        outcome = _train(env, job, data_file.name, dataset)
+    except Exception as err:
+        attempts = _count_failure(job_dir)
+        if attempts < env.retrain_max_attempts:
+            log.error(
+                "job %s (%s): training failed (attempt %d of %d); it is retried at the next "
+                "start: %s",
+                job,
+                data_file.name,
+                attempts,
+                env.retrain_max_attempts,
+                err,
+            )
+            raise
+        reason = f"training failed {attempts} times; last error: {err}"
+        failed = RetrainOutcome(
+            job=job,
+            file=data_file.name,
+            status="failed",
+            dataset=dataset.ref,
+            reason=reason,
+            finished_at=_now(),
+        )
+        return _finish(folders, job, failed)
     return _finish(folders, job, outcome)
+
+
+def _count_failure(job_dir: Path) -> int:
+    """Add one failed attempt to the job's count; return the count."""
+    path = job_dir / ATTEMPTS_FILE
+    try:
+        attempts = int(path.read_text(encoding="utf-8")) + 1
+    except (FileNotFoundError, ValueError):
+        attempts = 1
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(f"{attempts}\n", encoding="utf-8")
+    partial.replace(path)
+    return attempts
 
 
 def _quarantined(job: str, file: str, reason: str) -> RetrainOutcome:
@@ -292,9 +341,11 @@ def _finish(folders: Folders, job: str, outcome: RetrainOutcome) -> RetrainOutco
     job_dir = folders.processing / job
     record = json.dumps(asdict(outcome), indent=2) + "\n"
     (job_dir / OUTCOME_FILE).write_text(record, encoding="utf-8")
-    if outcome.status == "quarantined":
+    if outcome.status in ("quarantined", "failed"):
         (job_dir / REASON_FILE).write_text((outcome.reason or "") + "\n", encoding="utf-8")
-        target = folders.quarantine / job
+        target = (
+            folders.quarantine / job if outcome.status == "quarantined" else folders.failed / job
+        )
     else:
         target = folders.done / job
     os.rename(job_dir, target)
@@ -306,6 +357,11 @@ def describe(outcome: RetrainOutcome) -> str:
     """One line saying what became of a landed file."""
     if outcome.status == "quarantined":
         return f"quarantined: {outcome.reason}"
+    if outcome.status == "failed":
+        return (
+            f"set aside in {FAILED}/{outcome.job}/ ({outcome.dataset}): {outcome.reason}; "
+            f"move the file back to {LANDING}/ to try again"
+        )
     champion = (
         f"new champion {outcome.new_champion}"
         if outcome.new_champion

@@ -219,6 +219,49 @@ def test_on_drift_retrains_only_when_there_is_newer_data(workspace: Path, tmp_pa
     assert len(retrain_runs()) == 2
 
 
+def test_a_file_whose_training_keeps_failing_is_set_aside_and_later_files_go_on(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETRAIN_MAX_ATTEMPTS", "2")
+    calls = []
+
+    def store_down(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        raise OSError("connection refused by the tracking server")
+
+    # Fault injection: the pipeline run itself fails, as with a tracking server that is down.
+    monkeypatch.setattr("ml_service.pipelines.training.run_published", store_down)
+    land(workspace, DIABETES_CSV)
+    with pytest.raises(OSError, match="connection refused"):
+        retrain_if_new_data(load_env())  # attempt 1: the error stops the command
+    [job] = jobs(workspace, "processing")
+    assert (job / "attempts.txt").read_text() == "1\n"
+    assert (job / "diabetes.csv").is_file()
+
+    [outcome] = retrain_if_new_data(load_env())  # attempt 2 of 2: set aside, not raised
+    assert outcome.status == "failed"
+    assert outcome.dataset == f"{load_env().dataset_name}:1"
+    assert "failed 2 times" in (outcome.reason or "")
+    assert "connection refused" in (outcome.reason or "")
+    assert jobs(workspace, "processing") == []
+    [failed] = jobs(workspace, "failed")
+    assert (failed / "diabetes.csv").is_file()
+    assert "connection refused" in (failed / "reason.txt").read_text()
+    assert json.loads((failed / "outcome.json").read_text())["status"] == "failed"
+    assert len(calls) == 2
+
+    # A file landed after it is claimed; the command says which file was set aside and exits 1.
+    monkeypatch.setenv("RETRAIN_MAX_ATTEMPTS", "1")
+    land(workspace, subset(tmp_path, 100, 3), "later.csv")
+    result = CliRunner().invoke(cli, ["retrain", "--if-new-data"])
+    assert result.exit_code == 1, result.output
+    assert "later.csv: set aside in retrain/failed/" in result.output
+    assert "move the file back to landing/" in result.output
+    assert len(jobs(workspace, "failed")) == 2
+    assert len(calls) == 3
+    assert retrain_runs() == []
+
+
 def test_watch_runs_the_same_logic_round_after_round(workspace: Path) -> None:
     land(workspace, BAD_EXAMPLES / "missing_values.csv")
     result = CliRunner().invoke(
