@@ -65,30 +65,54 @@ class ScoredRequest:
 
     def to_json_line(self) -> bytes:
         """The record as one line of JSON (with its newline)."""
-        return (
-            orjson.dumps(
-                {
-                    "time": self.time.isoformat(),
-                    "request_id": self.request_id,
-                    "model_name": self.model_name,
-                    "model_version": self.model_version,
-                    "features": self.features,
-                    # orjson serialises only C-contiguous arrays (a column slice or
-                    # a transposed matrix is not one).
-                    "inputs": np.ascontiguousarray(self.inputs),
-                    "predictions": np.ascontiguousarray(self.predictions),
-                },
-                option=orjson.OPT_SERIALIZE_NUMPY,
-            )
-            + b"\n"
+        return _json_line(
+            self.time.isoformat(),
+            self.request_id,
+            self.model_name,
+            self.model_version,
+            self.features,
+            self.inputs,
+            self.predictions,
         )
+
+
+def _json_line(
+    time_iso: str,
+    request_id: str,
+    model_name: str,
+    model_version: str,
+    features: tuple[str, ...],
+    inputs: np.ndarray,
+    predictions: np.ndarray,
+) -> bytes:
+    return (
+        orjson.dumps(
+            {
+                "time": time_iso,
+                "request_id": request_id,
+                "model_name": model_name,
+                "model_version": model_version,
+                "features": features,
+                # orjson serialises only C-contiguous arrays (a column slice or
+                # a transposed matrix is not one).
+                "inputs": np.ascontiguousarray(inputs),
+                "predictions": np.ascontiguousarray(predictions),
+            },
+            option=orjson.OPT_SERIALIZE_NUMPY,
+        )
+        + b"\n"
+    )
 
 
 class DataCollector:
     """Appends scored requests to the datastore from a background thread.
 
-    `collect` only puts the record on an unbounded queue, so the request never
-    waits for the storage; `close` writes everything accepted before returning.
+    `collect` serialises the record where it is called and puts the line on an
+    unbounded queue, so the request never waits for the storage; `close` writes
+    everything accepted before returning. The writer thread only joins lines and
+    writes them: were it to serialise them too, it would hold the GIL while the
+    event loop wants it back from ONNX Runtime, and each such hand-over costs
+    the service more than the serialising itself.
     """
 
     def __init__(self, datastore: str, model_name: str) -> None:
@@ -102,7 +126,9 @@ class DataCollector:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="data-collector", daemon=True)
         self.written = 0
-        self.failed = 0
+        # Counted apart: the first by the callers of `collect`, the second by the writer.
+        self._refused = 0
+        self._write_failed = 0
 
     @property
     def location(self) -> str:
@@ -114,8 +140,51 @@ class DataCollector:
         self._thread.start()
 
     def collect(self, record: ScoredRequest) -> None:
-        """Queue a record for writing (never blocks)."""
-        self._queue.put(record)
+        """Serialise a record and queue it for writing (never blocks).
+
+        A record that cannot be serialised is counted in `failed` and logged.
+        """
+        try:
+            line = record.to_json_line()
+        except (TypeError, orjson.JSONEncodeError) as err:
+            self._unserialisable(record.request_id, err)
+            return
+        self._queue.put((record.time.date(), line))
+
+    def collect_scored(
+        self,
+        request_id: str,
+        model_name: str,
+        model_version: str,
+        features: tuple[str, ...],
+        inputs: np.ndarray,
+        predictions: np.ndarray,
+    ) -> None:
+        """`collect` a request scored now, without making its ScoredRequest first."""
+        moment = datetime.now(UTC)
+        try:
+            line = _json_line(
+                moment.isoformat(),
+                request_id,
+                model_name,
+                model_version,
+                features,
+                inputs,
+                predictions,
+            )
+        except (TypeError, orjson.JSONEncodeError) as err:
+            self._unserialisable(request_id, err)
+            return
+        self._queue.put((moment.date(), line))
+
+    def _unserialisable(self, request_id: str, err: Exception) -> None:
+        self._refused += 1
+        log.error("could not serialise collected record %s: %s", request_id, err)
+
+    @property
+    def failed(self) -> int:
+        """Records collected but not written: not serialisable, or the write failed."""
+        return self._refused + self._write_failed
 
     def close(self) -> None:
         """Write every record collected so far, then stop the writer thread."""
@@ -140,18 +209,10 @@ class DataCollector:
             if batch:
                 self._write(batch)
 
-    def _write(self, batch: list[ScoredRequest]) -> None:
+    def _write(self, batch: list[tuple[date, bytes]]) -> None:
         by_day: dict[date, list[bytes]] = {}
-        for record in batch:
-            try:
-                line = record.to_json_line()
-            except (TypeError, orjson.JSONEncodeError) as err:
-                # One record that cannot be serialised must not stop the writer
-                # thread: every later record would be lost with it.
-                self.failed += 1
-                log.error("could not serialise collected record %s: %s", record.request_id, err)
-                continue
-            by_day.setdefault(record.time.date(), []).append(line)
+        for day, line in batch:
+            by_day.setdefault(day, []).append(line)
         self._batches += 1
         for day, lines in by_day.items():
             folder = f"{self._folder}/date={day.isoformat()}"
@@ -164,7 +225,7 @@ class DataCollector:
                 else:
                     self._fs.pipe_file(f"{folder}/{self._writer}-{self._batches:08d}.jsonl", data)
             except OSError as err:
-                self.failed += len(lines)
+                self._write_failed += len(lines)
                 log.error("could not write %d collected records to %s: %s", len(lines), folder, err)
             else:
                 self.written += len(lines)

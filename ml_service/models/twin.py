@@ -233,8 +233,15 @@ def _session_predict(
     dtype = _NUMPY_TYPES[input_type]
     run = session.run
 
+    output_names = [output_name]
+
     def predict(matrix: np.ndarray) -> np.ndarray:
-        result = run([output_name], {input_name: matrix.astype(dtype, copy=False)})[0]
+        if matrix.dtype != dtype:
+            # A float64 value beyond float32's range becomes inf; the caller refuses
+            # the non-finite prediction it gives.
+            with np.errstate(over="ignore", invalid="ignore"):
+                matrix = matrix.astype(dtype)
+        result = run(output_names, {input_name: matrix})[0]
         predictions = np.asarray(result, dtype=np.float64)
         # Regressors answer (rows, 1); scikit-learn's predict answers (rows,).
         if predictions.ndim == 2 and predictions.shape[1] == 1:

@@ -9,6 +9,7 @@ Insights) through its OpenTelemetry exporter.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -66,26 +67,130 @@ class JsonFormatter(logging.Formatter):
         return f"{prefix}.{micros // 1000:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self._time(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+        fields = {
+            key: value
+            for key, value in record.__dict__.items()
+            if key not in _RESERVED and not key.startswith("_")
         }
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            fields["exception"] = self.formatException(record.exc_info)
+        return self.line(record.created, record.levelname, record.name, record.getMessage(), fields)
+
+    def line(
+        self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]
+    ) -> str:
+        """The JSON line of a record made at `created` with these extra fields (no newline)."""
+        entry: dict[str, Any] = {
+            "time": self._time(created),
+            "level": level,
+            "logger": logger,
+            "message": message,
+            **fields,
+        }
         return orjson.dumps(entry, default=str).decode()
+
+
+ACCESS_FLUSH_SECONDS = 0.05
+"""How long an access line may wait in `JsonLogHandler`'s buffer before it is written."""
+ACCESS_BUFFER_LINES = 256
+"""Buffered access lines that are written at once, without waiting."""
+
+
+class JsonLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The service's log handler: JSON lines to a stream, access lines written in batches.
+
+    Records go through `logging` as usual and are written at once. The access
+    log's lines, one per request, can also be handed over ready-made
+    (`write_line`): they are buffered and written together, after at most
+    `ACCESS_FLUSH_SECONDS` or `ACCESS_BUFFER_LINES` lines, before any other
+    record, and when the handler is flushed (as `logging` does at exit), so the
+    stream holds the same lines in the same order as if each had been logged.
+    """
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self.setFormatter(JsonFormatter())
+        self._pending: list[str] = []
+
+    def write_line(self, line: str) -> None:
+        """Write one formatted line (without its newline) soon, in a batch with others."""
+        with self.lock:  # type: ignore[union-attr]
+            self._pending.append(line + self.terminator)
+            count = len(self._pending)
+        if count >= ACCESS_BUFFER_LINES:
+            self.flush()
+        elif count == 1:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+            else:
+                loop.call_later(ACCESS_FLUSH_SECONDS, self.flush)
+
+    def _write_pending(self) -> None:
+        # Called with the handler's lock held.
+        pending, self._pending = self._pending, []
+        if pending:
+            try:
+                self.stream.write("".join(pending))
+            except RecursionError:
+                raise
+            except Exception:
+                self.handleError(
+                    logging.makeLogRecord(
+                        {"name": ACCESS_LOGGER, "msg": "%d access lines", "args": (len(pending),)}
+                    )
+                )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the buffered lines, then the record."""
+        if self._pending:
+            self._write_pending()
+        super().emit(record)
+
+    def flush(self) -> None:
+        """Write the buffered lines and flush the stream."""
+        with self.lock:  # type: ignore[union-attr]
+            self._write_pending()
+            super().flush()
+
+
+def direct_access_handler(logger: logging.Logger) -> JsonLogHandler | None:
+    """The handler to hand the access log's lines to directly, or None to log them.
+
+    That is when `logger.info` would do nothing else than have one
+    `JsonLogHandler` format the record with its `JsonFormatter` and write it:
+    the logger is enabled for INFO and filters nothing, and the only handler on
+    its way up is that one, without filters. Any other set-up (a handler added
+    for tests or an exporter, a filter, another level) goes through `logging`.
+    """
+    if logger.disabled or logger.filters or not logger.isEnabledFor(logging.INFO):
+        return None
+    found: JsonLogHandler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if (
+                found is not None
+                or type(handler) is not JsonLogHandler
+                or handler.filters
+                or handler.level > logging.INFO
+                or type(handler.formatter) is not JsonFormatter
+            ):
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    return found
 
 
 def configure_json_logging(level: int = logging.INFO) -> None:
     """Send every log record (uvicorn's included) to stderr as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler = JsonLogHandler(sys.stderr)
     root = logging.getLogger()
     for old in list(root.handlers):
+        old.flush()
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -11,7 +10,6 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
-from ml_service.data.collected import ScoredRequest
 from ml_service.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from ml_service.models.scoring import ScoredBatch, score_azure_body, score_mlflow_body
 from ml_service.serving.deps import ScoringContextDep, ServingContext
@@ -88,18 +86,15 @@ def answer_body(
     state["rows"] = len(batch.inputs)
     if context.collector is not None:
         model = context.model
-        context.collector.collect(
-            ScoredRequest(
-                time=datetime.now(UTC),
-                request_id=state["request_id"],
-                model_name=model.name,
-                model_version=model.version,
-                features=model.features,
-                inputs=batch.inputs,
-                predictions=batch.predictions,
-            )
+        context.collector.collect_scored(
+            state["request_id"],
+            model.name,
+            model.version,
+            model.features,
+            batch.inputs,
+            batch.predictions,
         )
-        context.metrics.collected.inc()
+        context.metrics.count_collected()
     return orjson.dumps({key: batch.predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import fsspec
 import numpy as np
+import orjson
 import pytest
 
 from ml_service.data.collected import (
@@ -175,3 +176,33 @@ def test_a_burst_of_records_is_written_in_few_batches(tmp_path, monkeypatch):
     assert [r["request_id"] for r in read_collected(str(tmp_path), "m")] == [
         f"r{i}" for i in range(200)
     ]
+
+
+def test_collect_scored_writes_what_collect_writes(tmp_path):
+    inputs = np.arange(6, dtype=np.float64).reshape(3, 2)[:, ::-1]  # not C-contiguous
+    predictions = np.array([1.5, -2.0, 3.25])
+    collector = DataCollector(str(tmp_path), "m")
+    collector.start()
+    before = datetime.now(UTC)
+    collector.collect_scored("direct", "m", "3", ("A", "B"), inputs, predictions)
+    after = datetime.now(UTC)
+    collector.close()
+    assert (collector.written, collector.failed) == (1, 0)
+    [path] = (tmp_path / "collected" / "m").glob("date=*/*.jsonl")
+    line = path.read_bytes()
+    written = datetime.fromisoformat(orjson.loads(line)["time"])
+    assert before <= written <= after
+    assert path.parent.name == f"date={written.date().isoformat()}"
+    same = ScoredRequest(written, "direct", "m", "3", ("A", "B"), inputs, predictions)
+    assert line == same.to_json_line()
+
+
+def test_collect_scored_counts_what_cannot_be_serialised(tmp_path):
+    collector = DataCollector(str(tmp_path), "m")
+    collector.start()
+    odd = np.array([[object()]], dtype=object)
+    collector.collect_scored("bad", "m", "3", ("A",), odd, np.array([1.0]))
+    collector.collect_scored("good", "m", "3", ("A",), np.array([[1.0]]), np.array([1.0]))
+    collector.close()
+    assert (collector.written, collector.failed) == (1, 1)
+    assert [r["request_id"] for r in read_collected(str(tmp_path), "m")] == ["good"]

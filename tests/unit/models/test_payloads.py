@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ml_service.errors import ScoringInputError
 from ml_service.models.payloads import (
+    SMALL_BATCH_VALUES,
     decode_json,
     json_type,
     matrix_from_columns,
@@ -158,3 +159,14 @@ def test_arbitrary_json_is_accepted_or_refused_cleanly(payload):
         except ScoringInputError:
             continue
         assert matrix.shape[1] == 3 and np.isfinite(matrix).all()
+
+
+@pytest.mark.parametrize("rows", [1, SMALL_BATCH_VALUES // 3 + 5])  # checked in Python, in numpy
+@pytest.mark.parametrize("bad", [1e100 * 1.0000001, -1e101, 1e308 * 10])
+def test_out_of_range_is_located_in_small_and_large_batches(rows, bad):
+    data = [[1.0, 2.0, 1e100]] * rows
+    assert rows_from_azure_body({"data": data}, FEATURES, max_rows=100).shape == (rows, 3)
+    data = [*data[:-1], [1.0, bad, -1e100]]
+    match = f"row {rows - 1}, feature B of `data`: the number is out of range"
+    with pytest.raises(ScoringInputError, match=match):
+        rows_from_azure_body({"data": data}, FEATURES, max_rows=100)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 
 from ml_service.errors import ScoringInputError
 from ml_service.models.load import LoadedModel
+from ml_service.models.payloads import SMALL_BATCH_VALUES
 from ml_service.models.scoring import score_azure_body, score_mlflow_body
 
 
@@ -37,3 +39,18 @@ def test_non_finite_prediction_is_refused():
     model = _model(lambda matrix: np.where(matrix[:, 0] > 1, np.inf, 0.0))
     with pytest.raises(ScoringInputError, match="prediction for row 1 is not a finite number"):
         score_azure_body(model, b'{"data": [[1, 2], [3, 4]]}', max_rows=10)
+
+
+@pytest.mark.parametrize("rows", [2, SMALL_BATCH_VALUES + 10])  # checked in Python, in numpy
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_prediction_is_found_in_small_and_large_batches(rows, bad):
+    def predict(matrix):
+        predictions = matrix[:, 0].copy()
+        predictions[-1] = bad
+        return predictions
+
+    body = orjson.dumps({"data": [[float(i), 0.0] for i in range(rows)]})
+    with pytest.raises(ScoringInputError, match=f"prediction for row {rows - 1} is not a finite"):
+        score_azure_body(_model(predict), body, max_rows=1000)
+    finite = score_azure_body(_model(lambda matrix: matrix[:, 0]), body, max_rows=1000)
+    assert finite.predictions.tolist() == [float(i) for i in range(rows)]
