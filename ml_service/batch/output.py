@@ -116,12 +116,18 @@ class AtomicFile:
         atomic.temp = Path(name)
         return atomic
 
-    def publish(self) -> str:
-        """Flush the temporary file to disk and give it the final name; its SHA-256."""
-        digest = hashlib.sha256()
+    def publish(self, digest: str | None = None) -> str:
+        """Flush the temporary file to disk and give it the final name; its SHA-256.
+
+        `digest`: the SHA-256 of the bytes written, when the writer computed it as
+        they streamed (`RowWriter`); otherwise the file is read back to compute it.
+        """
         with self.temp.open("rb") as handle:
-            for block in iter(lambda: handle.read(4 << 20), b""):
-                digest.update(block)
+            if digest is None:
+                hashed = hashlib.sha256()
+                for block in iter(lambda: handle.read(4 << 20), b""):
+                    hashed.update(block)
+                digest = hashed.hexdigest()
             os.fsync(handle.fileno())
         if is_local(self.fs):
             self.temp.chmod(0o644)
@@ -132,7 +138,7 @@ class AtomicFile:
             self.fs.put_file(str(self.temp), partial)
             self.fs.mv(partial, self.path)
             self.temp.unlink()
-        return digest.hexdigest()
+        return digest
 
     def discard(self) -> None:
         """Remove the temporary file (the final name is untouched)."""
@@ -151,44 +157,110 @@ def _fsync_folder(folder: Path) -> None:
 ROW_GROUP_ROWS = 131_072
 """Rows per Parquet row group, whatever the chunks: the file's bytes do not depend on them."""
 
+_CSV_OPTIONS = {"quoting_style": "needed"}
+
+
+class _HashingSink:
+    """A binary file that hashes what is written to it (a sink for pyarrow's writers)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb")
+        self._digest = hashlib.sha256()
+        self._written = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self._digest.update(view)
+        self._file.write(view)
+        self._written += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self._written
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._file.close()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
 
 class RowWriter:
-    """Writes scored record batches to a CSV or Parquet file, in one schema.
+    """Writes scored record batches to a CSV or Parquet file, in one schema; hashes the bytes.
+
+    CSV rows are encoded by `encode`, which any thread may call (the scoring
+    threads do, so formatting numbers as text, the costliest part of a CSV job,
+    runs on every core); `write` then only appends the bytes, in order. The
+    bytes equal what one `pyarrow.csv.CSVWriter` would write for the same batches.
 
     Parquet row groups are cut at every `ROW_GROUP_ROWS` rows of the output, not
     at chunk boundaries, so `--chunk-rows` does not change the file; at most one
     row group's worth of rows waits here.
+
+    The file's SHA-256 is computed on the bytes as they are written, so
+    publishing it does not read the file back.
     """
 
     def __init__(self, path: Path, file_format: str, schema: pa.Schema) -> None:
         self.schema = schema
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
-        self._csv: pacsv.CSVWriter | None = None
         self._parquet: pq.ParquetWriter | None = None
-        if file_format == "csv":
-            self._csv = pacsv.CSVWriter(
-                str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
-            )
-        else:
-            # Floats are written plain: dictionary-encoding a column of measurements
-            # costs five times the write and rarely saves space; other columns
-            # (identifiers, categories) keep it.
-            self._parquet = pq.ParquetWriter(
-                str(path),
-                schema,
-                use_dictionary=[f.name for f in schema if not pa.types.is_floating(f.type)],
-            )
+        self._digest: str | None = None
+        self._sink = _HashingSink(path)
+        try:
+            if file_format == "csv":
+                header = pa.BufferOutputStream()
+                pacsv.write_csv(
+                    schema.empty_table(), header, write_options=pacsv.WriteOptions(**_CSV_OPTIONS)
+                )
+                self._sink.write(header.getvalue())
+            else:
+                # Floats are written plain: dictionary-encoding a column of measurements
+                # costs five times the write and rarely saves space; other columns
+                # (identifiers, categories) keep it.
+                self._parquet = pq.ParquetWriter(
+                    self._sink,
+                    schema,
+                    use_dictionary=[f.name for f in schema if not pa.types.is_floating(f.type)],
+                )
+        except BaseException:
+            self._sink.close()
+            raise
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        """Append a batch (cast to the output schema)."""
+    def encode(self, batch: pa.RecordBatch) -> pa.RecordBatch | pa.Buffer:
+        """What `write` takes for a batch (cast to the output schema): CSV rows as bytes.
+
+        Thread-safe: it touches nothing of the writer's but the schema.
+        """
         if batch.schema != self.schema:
             batch = batch.cast(self.schema)
-        if self._csv is not None:
-            self._csv.write_batch(batch)
+        if self._parquet is not None:
+            return batch
+        rows = pa.BufferOutputStream()
+        pacsv.write_csv(
+            batch, rows, write_options=pacsv.WriteOptions(include_header=False, **_CSV_OPTIONS)
+        )
+        return rows.getvalue()
+
+    def write(self, item: pa.RecordBatch | pa.Buffer) -> None:
+        """Append a batch, or what `encode` made of one."""
+        if isinstance(item, pa.RecordBatch):
+            item = self.encode(item)
+        if isinstance(item, pa.Buffer):
+            self._sink.write(item)
             return
-        self._pending.append(batch)
-        self._pending_rows += batch.num_rows
+        self._pending.append(item)
+        self._pending_rows += item.num_rows
         if self._pending_rows >= ROW_GROUP_ROWS:
             self._flush(whole_groups_only=True)
 
@@ -207,13 +279,21 @@ class RowWriter:
 
     def close(self) -> None:
         """Finish the file (Parquet writes its last row group and footer here)."""
-        if self._csv is not None:
-            self._csv.close()
-            return
-        assert self._parquet is not None
-        if self._pending_rows:
-            self._flush(whole_groups_only=False)
-        self._parquet.close()
+        try:
+            if self._parquet is not None:
+                if self._pending_rows:
+                    self._flush(whole_groups_only=False)
+                self._parquet.close()
+        finally:
+            self._sink.close()
+        self._digest = self._sink.hexdigest()
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the file's bytes, once closed."""
+        if self._digest is None:
+            raise RuntimeError("the file is not finished yet")
+        return self._digest
 
 
 class WriteBehind:
@@ -228,9 +308,14 @@ class WriteBehind:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-write")
         self._pending: deque[Future[None]] = deque()
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        """Queue a batch, waiting while `depth` batches are already queued."""
-        self._pending.append(self._thread.submit(self._writer.write, batch))
+    @property
+    def writer(self) -> RowWriter:
+        """The writer the batches go to."""
+        return self._writer
+
+    def write(self, item: pa.RecordBatch | pa.Buffer) -> None:
+        """Queue a batch (or its encoding), waiting while `depth` are already queued."""
+        self._pending.append(self._thread.submit(self._writer.write, item))
         while len(self._pending) > self._depth:
             self._pending.popleft().result()
 
