@@ -228,13 +228,12 @@ def _score(
     progress = _progress(plan.source) if request.progress else None
     predict = plan.model.predict
 
-    def score(batch: pa.RecordBatch) -> tuple[pa.RecordBatch | pa.Buffer, ScoredChunk]:
-        # Runs on the scoring threads: checking, scoring, building the output batch
-        # and encoding it (CSV text) all release the GIL; only appending the bytes
-        # stays in order, on the writing thread.
+    def score(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, ScoredChunk]:
+        # Runs on the scoring threads: checking, scoring and building the output
+        # batch all release the GIL; only writing stays in order, on its own thread.
         try:
             chunk = score_rows(batch, features, predict)
-            return rows_out.encode(_scored_batch(batch, chunk, schema, features)), chunk
+            return _scored_batch(batch, chunk, schema, features), chunk
         except MlopsError:
             raise
         except Exception as err:

@@ -157,8 +157,6 @@ def _fsync_folder(folder: Path) -> None:
 ROW_GROUP_ROWS = 131_072
 """Rows per Parquet row group, whatever the chunks: the file's bytes do not depend on them."""
 
-_CSV_OPTIONS = {"quoting_style": "needed"}
-
 
 class _HashingSink:
     """A binary file that hashes what is written to it (a sink for pyarrow's writers)."""
@@ -197,11 +195,6 @@ class _HashingSink:
 class RowWriter:
     """Writes scored record batches to a CSV or Parquet file, in one schema; hashes the bytes.
 
-    CSV rows are encoded by `encode`, which any thread may call (the scoring
-    threads do, so formatting numbers as text, the costliest part of a CSV job,
-    runs on every core); `write` then only appends the bytes, in order. The
-    bytes equal what one `pyarrow.csv.CSVWriter` would write for the same batches.
-
     Parquet row groups are cut at every `ROW_GROUP_ROWS` rows of the output, not
     at chunk boundaries, so `--chunk-rows` does not change the file; at most one
     row group's worth of rows waits here.
@@ -214,16 +207,15 @@ class RowWriter:
         self.schema = schema
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
+        self._csv: pacsv.CSVWriter | None = None
         self._parquet: pq.ParquetWriter | None = None
         self._digest: str | None = None
         self._sink = _HashingSink(path)
         try:
             if file_format == "csv":
-                header = pa.BufferOutputStream()
-                pacsv.write_csv(
-                    schema.empty_table(), header, write_options=pacsv.WriteOptions(**_CSV_OPTIONS)
+                self._csv = pacsv.CSVWriter(
+                    self._sink, schema, write_options=pacsv.WriteOptions(quoting_style="needed")
                 )
-                self._sink.write(header.getvalue())
             else:
                 # Floats are written plain: dictionary-encoding a column of measurements
                 # costs five times the write and rarely saves space; other columns
@@ -237,30 +229,15 @@ class RowWriter:
             self._sink.close()
             raise
 
-    def encode(self, batch: pa.RecordBatch) -> pa.RecordBatch | pa.Buffer:
-        """What `write` takes for a batch (cast to the output schema): CSV rows as bytes.
-
-        Thread-safe: it touches nothing of the writer's but the schema.
-        """
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append a batch (cast to the output schema)."""
         if batch.schema != self.schema:
             batch = batch.cast(self.schema)
-        if self._parquet is not None:
-            return batch
-        rows = pa.BufferOutputStream()
-        pacsv.write_csv(
-            batch, rows, write_options=pacsv.WriteOptions(include_header=False, **_CSV_OPTIONS)
-        )
-        return rows.getvalue()
-
-    def write(self, item: pa.RecordBatch | pa.Buffer) -> None:
-        """Append a batch, or what `encode` made of one."""
-        if isinstance(item, pa.RecordBatch):
-            item = self.encode(item)
-        if isinstance(item, pa.Buffer):
-            self._sink.write(item)
+        if self._csv is not None:
+            self._csv.write_batch(batch)
             return
-        self._pending.append(item)
-        self._pending_rows += item.num_rows
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
         if self._pending_rows >= ROW_GROUP_ROWS:
             self._flush(whole_groups_only=True)
 
@@ -280,7 +257,9 @@ class RowWriter:
     def close(self) -> None:
         """Finish the file (Parquet writes its last row group and footer here)."""
         try:
-            if self._parquet is not None:
+            if self._csv is not None:
+                self._csv.close()
+            elif self._parquet is not None:
                 if self._pending_rows:
                     self._flush(whole_groups_only=False)
                 self._parquet.close()
@@ -308,14 +287,9 @@ class WriteBehind:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-write")
         self._pending: deque[Future[None]] = deque()
 
-    @property
-    def writer(self) -> RowWriter:
-        """The writer the batches go to."""
-        return self._writer
-
-    def write(self, item: pa.RecordBatch | pa.Buffer) -> None:
-        """Queue a batch (or its encoding), waiting while `depth` are already queued."""
-        self._pending.append(self._thread.submit(self._writer.write, item))
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Queue a batch, waiting while `depth` batches are already queued."""
+        self._pending.append(self._thread.submit(self._writer.write, batch))
         while len(self._pending) > self._depth:
             self._pending.popleft().result()
 
