@@ -283,6 +283,31 @@ def test_the_first_job_of_a_workspace_creates_the_experiment_as_mlflow_would_wit
     assert [e.name for e in client.search_experiments()] == ["batch-scoring", "Default"]
 
 
+def test_two_first_jobs_recording_at_once_create_the_experiment_once(tmp_path, monkeypatch):
+    from ml_service.batch.result import BatchRequest, BatchResult
+    from ml_service.settings import load_env
+
+    uri = fresh_store(tmp_path / "workspace")
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    env = load_env()
+    # Both opened before either records: each found no experiment.
+    recorders = [sqlite_run.SqliteRecorder.open(env) for _ in range(2)]
+    assert all(r is not None and r.experiment_id is None for r in recorders)
+    request = BatchRequest(input="in.csv", output="out.csv")
+    result = BatchResult(
+        model_uri="models:/m/1", model_name="m", model_version="1", input="in.csv",
+        input_digest="0" * 64, dataset_ref=None, output="out.csv", output_digest="1" * 64,
+        rejects="out.rejects.csv", rows_scored=3, rows_rejected=0, seconds=0.5, workers=1,
+    )  # fmt: skip
+    run_ids = [r.record(result, request, "1%", int(time.time() * 1000)) for r in recorders if r]
+    client = mlflow.MlflowClient(uri)
+    experiments = [e for e in client.search_experiments() if e.name == "batch-scoring"]
+    assert len(experiments) == 1
+    found = client.search_runs([experiments[0].experiment_id])
+    assert sorted(run.info.run_id for run in found) == sorted(run_ids)
+
+
 def test_a_store_mlflow_has_not_set_up_is_left_to_mlflow(batch_env, tmp_path, monkeypatch):
     uri = fresh_store(tmp_path / "workspace")
     import sqlite3
