@@ -75,14 +75,14 @@ class SqliteRecorder:
         if experiment is None:
             # MLflow sets a new store up with its Default experiment first: without
             # one, let MLflow do it. Its own check of the artifacts' location, too.
-            artifact_location = _artifact_location(env)
-            if not set_up or len(artifact_location) > _MAX_ARTIFACT_LOCATION:
+            new_location = _artifact_location(env)
+            if not set_up or len(new_location) > _MAX_ARTIFACT_LOCATION:
                 return None
-            return cls(database, None, artifact_location)
+            return cls(database, None, new_location)
         experiment_id, artifact_location, stage = experiment
         if stage != "active" or not artifact_location:
             return None  # deleted: MLflow says what to do about it
-        return cls(database, str(experiment_id), str(artifact_location))
+        return cls(database, str(experiment_id), artifact_location)
 
     def check(self) -> None:
         """Nothing to check while the job runs: the store was read when opened."""
