@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import os
 import tempfile
@@ -159,20 +160,29 @@ ROW_GROUP_ROWS = 131_072
 
 
 class _HashingSink:
-    """A binary file that hashes what is written to it (a sink for pyarrow's writers)."""
+    """A binary file that hashes what is written to it (a sink for pyarrow's writers).
+
+    Unbuffered, as pyarrow's own file streams are: what a writer has written is
+    in the file (pyarrow buffers where it pays: CSV rows, Parquet pages).
+    """
 
     def __init__(self, path: Path) -> None:
-        self._file = path.open("wb")
+        self._file = path.open("wb", buffering=0)
         self._digest = hashlib.sha256()
         self._written = 0
         self.closed = False
 
     def write(self, data: Any) -> int:
-        view = memoryview(data)
+        view = memoryview(data).cast("B")
         self._digest.update(view)
-        self._file.write(view)
-        self._written += view.nbytes
-        return view.nbytes
+        done = 0
+        while done < len(view):
+            wrote = self._file.write(view[done:])
+            if not wrote:
+                raise OSError(errno.EIO, "the file took no bytes")
+            done += wrote
+        self._written += done
+        return done
 
     def tell(self) -> int:
         return self._written
