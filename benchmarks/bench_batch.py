@@ -3,8 +3,10 @@
 Same model, same files, same run. The data is generated here (rows of the
 diabetes model's schema, CSV and Parquet, in benchmarks/.work/batch/, never
 committed). Each command runs as its own process; the figures are wall-clock
-rows/s and the peak resident memory of the whole process tree (workers included),
-sampled every 20 ms. Prints a Markdown table for benchmarks/README.md.
+rows/s, the CPU seconds (user + system) of the whole process tree, which move
+less than the wall clock when other jobs share the cores, and its peak resident
+memory (workers included), sampled every 20 ms. Prints a Markdown table for
+benchmarks/README.md.
 
     python benchmarks/bench_batch.py [--rows 1000000 10000000] [--no-mlflow] [--runtime skops]
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -66,14 +69,16 @@ else:
 
 @dataclass
 class Measure:
-    """One command's wall time and peak memory."""
+    """One command's wall time, CPU time (its process tree's user + system) and peak memory."""
 
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> Measure:
-    """Run a command; its wall time and the peak RSS of its process tree."""
+    """Run a command; its wall time, CPU time and the peak RSS of its process tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     root = psutil.Process(process.pid)
@@ -86,9 +91,11 @@ def run_measured(command: list[str], env: dict[str, str]) -> Measure:
             pass
         time.sleep(0.02)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the tree's, once all are waited for
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if process.returncode != 0:
         raise SystemExit(f"{command[:3]} failed: {process.stderr.read().decode()[-2000:]}")
-    return Measure(seconds, peak / 1e6)
+    return Measure(seconds, cpu, peak / 1e6)
 
 
 def generate(rows: int) -> dict[str, Path]:
@@ -134,8 +141,8 @@ def main() -> None:
     print(f"{platform.node()} · {os.cpu_count()} cores · {platform.python_version()}")
     print(f"model scored by {args.runtime}")
     print(f"load average {os.getloadavg()[0]:.1f} at start\n")
-    print("| rows | format | command | seconds | rows/s | peak RSS MB | rows/s vs floor |")
-    print("|---:|---|---|---:|---:|---:|---:|")
+    print("| rows | format | command | seconds | CPU s | rows/s | peak RSS MB | rows/s vs floor |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|")
     for rows in args.rows:
         files = generate(rows)
         for file_format, source in files.items():
@@ -163,7 +170,8 @@ def main() -> None:
             for name, measure in measured.items():
                 rate = rows / measure.seconds
                 print(
-                    f"| {rows:,} | {file_format} | {name} | {measure.seconds:.1f} | {rate:,.0f} "
+                    f"| {rows:,} | {file_format} | {name} | {measure.seconds:.1f} "
+                    f"| {measure.cpu_seconds:.1f} | {rate:,.0f} "
                     f"| {measure.peak_rss_mb:,.0f} | {rate / floor:.2f}× |",
                     flush=True,
                 )

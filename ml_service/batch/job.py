@@ -94,7 +94,7 @@ def _run(request: BatchRequest, env: Env, recorder: Recorder | None) -> BatchRes
     started_ms = int(time.time() * 1000)
     started = time.perf_counter()
     try:
-        scored, rejected, digest_in = _score(plan, request, recorder)
+        scored, rejected, digest_in, digest_out = _score(plan, request, recorder)
         if recorder is not None:
             recorder.wait_open()  # a job that cannot be recorded publishes nothing
     except BaseException:
@@ -111,7 +111,7 @@ def _run(request: BatchRequest, env: Env, recorder: Recorder | None) -> BatchRes
             f"{plan.rejects.destination}"
         )
     try:
-        output_digest = plan.output.publish()
+        output_digest = plan.output.publish(digest_out)
     except BaseException:
         plan.output.discard()
         raise
@@ -200,8 +200,12 @@ class _ChunkFailed(Exception):
         self.error = error
 
 
-def _score(plan: _Plan, request: BatchRequest, recorder: Recorder | None) -> tuple[int, int, str]:
+def _score(
+    plan: _Plan, request: BatchRequest, recorder: Recorder | None
+) -> tuple[int, int, str, str]:
     """Stream every file through the workers into the temporary outputs.
+
+    Returns the rows scored and rejected, and the input's and the output's SHA-256.
 
     An error on another thread (scoring, writing, hashing the input) is raised
     here as one of the job's errors, naming what failed, not as a traceback.
@@ -218,14 +222,15 @@ def _score(plan: _Plan, request: BatchRequest, recorder: Recorder | None) -> tup
     digests = ThreadPoolExecutor(max_workers=1)
     digest_future = digests.submit(plan.source.digest)
     scorer = ChunkScorer(plan.workers)
-    writer = WriteBehind(RowWriter(plan.output.temp, plan.output_format, schema))
+    rows_out = RowWriter(plan.output.temp, plan.output_format, schema)
+    writer = WriteBehind(rows_out)
     rejects = RejectsWriter(plan.rejects.temp)
     progress = _progress(plan.source) if request.progress else None
     predict = plan.model.predict
 
     def score(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, ScoredChunk]:
         # Runs on the scoring threads: checking, scoring and building the output
-        # batch all release the GIL; only writing stays in order on this thread.
+        # batch all release the GIL; only writing stays in order, on its own thread.
         try:
             chunk = score_rows(batch, features, predict)
             return _scored_batch(batch, chunk, schema, features), chunk
@@ -285,7 +290,7 @@ def _score(plan: _Plan, request: BatchRequest, recorder: Recorder | None) -> tup
         if progress is not None:
             progress.close()
         digests.shutdown(wait=not failed, cancel_futures=failed)
-    return scored, rejects.count, digest
+    return scored, rejects.count, digest, rows_out.digest
 
 
 def _reason(err: BaseException) -> str:

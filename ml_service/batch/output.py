@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import os
 import tempfile
@@ -116,12 +117,18 @@ class AtomicFile:
         atomic.temp = Path(name)
         return atomic
 
-    def publish(self) -> str:
-        """Flush the temporary file to disk and give it the final name; its SHA-256."""
-        digest = hashlib.sha256()
+    def publish(self, digest: str | None = None) -> str:
+        """Flush the temporary file to disk and give it the final name; its SHA-256.
+
+        `digest`: the SHA-256 of the bytes written, when the writer computed it as
+        they streamed (`RowWriter`); otherwise the file is read back to compute it.
+        """
         with self.temp.open("rb") as handle:
-            for block in iter(lambda: handle.read(4 << 20), b""):
-                digest.update(block)
+            if digest is None:
+                hashed = hashlib.sha256()
+                for block in iter(lambda: handle.read(4 << 20), b""):
+                    hashed.update(block)
+                digest = hashed.hexdigest()
             os.fsync(handle.fileno())
         if is_local(self.fs):
             self.temp.chmod(0o644)
@@ -132,7 +139,7 @@ class AtomicFile:
             self.fs.put_file(str(self.temp), partial)
             self.fs.mv(partial, self.path)
             self.temp.unlink()
-        return digest.hexdigest()
+        return digest
 
     def discard(self) -> None:
         """Remove the temporary file (the final name is untouched)."""
@@ -152,12 +159,58 @@ ROW_GROUP_ROWS = 131_072
 """Rows per Parquet row group, whatever the chunks: the file's bytes do not depend on them."""
 
 
+class _HashingSink:
+    """A binary file that hashes what is written to it (a sink for pyarrow's writers).
+
+    Unbuffered, as pyarrow's own file streams are: what a writer has written is
+    in the file (pyarrow buffers where it pays: CSV rows, Parquet pages).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb", buffering=0)
+        self._digest = hashlib.sha256()
+        self._written = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._digest.update(view)
+        done = 0
+        while done < len(view):
+            wrote = self._file.write(view[done:])
+            if not wrote:
+                raise OSError(errno.EIO, "the file took no bytes")
+            done += wrote
+        self._written += done
+        return done
+
+    def tell(self) -> int:
+        return self._written
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._file.close()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
 class RowWriter:
-    """Writes scored record batches to a CSV or Parquet file, in one schema.
+    """Writes scored record batches to a CSV or Parquet file, in one schema; hashes the bytes.
 
     Parquet row groups are cut at every `ROW_GROUP_ROWS` rows of the output, not
     at chunk boundaries, so `--chunk-rows` does not change the file; at most one
     row group's worth of rows waits here.
+
+    The file's SHA-256 is computed on the bytes as they are written, so
+    publishing it does not read the file back.
     """
 
     def __init__(self, path: Path, file_format: str, schema: pa.Schema) -> None:
@@ -166,19 +219,25 @@ class RowWriter:
         self._pending_rows = 0
         self._csv: pacsv.CSVWriter | None = None
         self._parquet: pq.ParquetWriter | None = None
-        if file_format == "csv":
-            self._csv = pacsv.CSVWriter(
-                str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
-            )
-        else:
-            # Floats are written plain: dictionary-encoding a column of measurements
-            # costs five times the write and rarely saves space; other columns
-            # (identifiers, categories) keep it.
-            self._parquet = pq.ParquetWriter(
-                str(path),
-                schema,
-                use_dictionary=[f.name for f in schema if not pa.types.is_floating(f.type)],
-            )
+        self._digest: str | None = None
+        self._sink = _HashingSink(path)
+        try:
+            if file_format == "csv":
+                self._csv = pacsv.CSVWriter(
+                    self._sink, schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+                )
+            else:
+                # Floats are written plain: dictionary-encoding a column of measurements
+                # costs five times the write and rarely saves space; other columns
+                # (identifiers, categories) keep it.
+                self._parquet = pq.ParquetWriter(
+                    self._sink,
+                    schema,
+                    use_dictionary=[f.name for f in schema if not pa.types.is_floating(f.type)],
+                )
+        except BaseException:
+            self._sink.close()
+            raise
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append a batch (cast to the output schema)."""
@@ -207,13 +266,23 @@ class RowWriter:
 
     def close(self) -> None:
         """Finish the file (Parquet writes its last row group and footer here)."""
-        if self._csv is not None:
-            self._csv.close()
-            return
-        assert self._parquet is not None
-        if self._pending_rows:
-            self._flush(whole_groups_only=False)
-        self._parquet.close()
+        try:
+            if self._csv is not None:
+                self._csv.close()
+            elif self._parquet is not None:
+                if self._pending_rows:
+                    self._flush(whole_groups_only=False)
+                self._parquet.close()
+        finally:
+            self._sink.close()
+        self._digest = self._sink.hexdigest()
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the file's bytes, once closed."""
+        if self._digest is None:
+            raise RuntimeError("the file is not finished yet")
+        return self._digest
 
 
 class WriteBehind:

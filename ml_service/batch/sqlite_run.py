@@ -2,14 +2,17 @@
 
 Importing MLflow and opening its SQLAlchemy store costs seconds of CPU, more than
 scoring a million rows. In the common case (the embedded SQLite store, at a
-schema revision this module knows, the `batch-scoring` experiment already in
-it) the finished run is written as MLflow's client writes it (`create_run`,
-`log_batch`, `set_terminated`: the same rows of `runs`, `tags`, `params`,
-`metrics` and `latest_metrics`), in one transaction, so MLflow's client and
-`search_runs` read it back as any other run. Any other store, an unknown revision (an
-MLflow upgrade) or a first job (no experiment yet) goes through MLflow itself
-(`recorder.RunRecorder`). Reading the model registry this way has a twin in
-`ml_service.models.resolve`.
+schema revision this module knows) the finished run is written as MLflow's
+client writes it (`create_run`, `log_batch`, `set_terminated`: the same rows of
+`runs`, `tags`, `params`, `metrics` and `latest_metrics`), in one transaction,
+so MLflow's client and `search_runs` read it back as any other run. The first
+job of a workspace creates the `batch-scoring` experiment in that transaction,
+as `ml_service.tracking.store.configure_tracking` would (MLflow's
+`create_experiment`: one row of `experiments`, its artifacts in the workspace's
+`artifacts/`). Any other store, an unknown revision (an MLflow upgrade), a
+store MLflow has not set up (no experiment at all) or a deleted `batch-scoring`
+experiment goes through MLflow itself (`recorder.RunRecorder`). Reading the
+model registry this way has a twin in `ml_service.models.resolve`.
 """
 
 from __future__ import annotations
@@ -37,12 +40,14 @@ KNOWN_REVISIONS = frozenset({"dc11669786a5"})
 _MLFLOW_WORKSPACE = "default"
 _USER = "unknown"  # what MlflowClient.create_run records as the user
 _TIMEOUT_SECONDS = 30.0  # waiting for another writer's lock, as MLflow's own engine does
+_MAX_ARTIFACT_LOCATION = 2048  # MLflow's MLFLOW_ARTIFACT_LOCATION_MAX_LENGTH default
 
 
 class SqliteRecorder:
     """Records a job in the embedded store, when `open` finds it fit for that."""
 
-    def __init__(self, database: Path, experiment_id: str, artifact_location: str) -> None:
+    def __init__(self, database: Path, experiment_id: str | None, artifact_location: str) -> None:
+        """`experiment_id` None: the experiment does not exist yet; `record` creates it."""
         self.database = database
         self.experiment_id = experiment_id
         self.artifact_location = artifact_location
@@ -61,18 +66,23 @@ class SqliteRecorder:
         try:
             with sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True) as db:
                 revision = db.execute("SELECT version_num FROM alembic_version").fetchall()
-                experiment = db.execute(
-                    "SELECT experiment_id, artifact_location FROM experiments "
-                    "WHERE workspace = ? AND name = ? AND lifecycle_stage = 'active'",
-                    (_MLFLOW_WORKSPACE, EXPERIMENT),
-                ).fetchone()
+                experiment = _experiment(db)
+                set_up = db.execute("SELECT 1 FROM experiments LIMIT 1").fetchone() is not None
         except sqlite3.Error:
             return None
         if len(revision) != 1 or revision[0][0] not in KNOWN_REVISIONS:
             return None
-        if experiment is None or not experiment[1]:
-            return None
-        return cls(database, str(experiment[0]), str(experiment[1]))
+        if experiment is None:
+            # MLflow sets a new store up with its Default experiment first: without
+            # one, let MLflow do it. Its own check of the artifacts' location, too.
+            new_location = _artifact_location(env)
+            if not set_up or len(new_location) > _MAX_ARTIFACT_LOCATION:
+                return None
+            return cls(database, None, new_location)
+        experiment_id, artifact_location, stage = experiment
+        if stage != "active" or not artifact_location:
+            return None  # deleted: MLflow says what to do about it
+        return cls(database, str(experiment_id), artifact_location)
 
     def check(self) -> None:
         """Nothing to check while the job runs: the store was read when opened."""
@@ -94,7 +104,6 @@ class SqliteRecorder:
         fields = run_fields(result, request, threshold)
         run_id = uuid.uuid4().hex
         now = int(time.time() * 1000)
-        artifact_uri = f"{self.artifact_location.rstrip('/')}/{run_id}/artifacts"
         metrics = [
             (name, 0.0 if math.isnan(value) else value, now, 0, int(math.isnan(value)), run_id)
             for name, value in fields.metrics.items()
@@ -103,6 +112,8 @@ class SqliteRecorder:
             db = sqlite3.connect(self.database, timeout=_TIMEOUT_SECONDS, isolation_level=None)
             try:
                 db.execute("BEGIN IMMEDIATE")
+                experiment_id, artifact_location = self._experiment_in(db)
+                artifact_uri = f"{artifact_location.rstrip('/')}/{run_id}/artifacts"
                 db.execute(
                     "INSERT INTO runs (run_uuid, name, source_type, source_name, "
                     "entry_point_name, user_id, status, start_time, end_time, source_version, "
@@ -116,7 +127,7 @@ class SqliteRecorder:
                         started_ms,
                         now,
                         artifact_uri,
-                        int(self.experiment_id),
+                        experiment_id,
                     ),
                 )
                 db.executemany(
@@ -150,3 +161,43 @@ class SqliteRecorder:
                 f"sqlite:///{self.database}: {err}"
             ) from err
         return run_id
+
+    def _experiment_in(self, db: sqlite3.Connection) -> tuple[int, str]:
+        """The experiment's id and artifact location, created now if it does not exist yet.
+
+        In the caller's write transaction, so a job that started meanwhile and
+        created it is seen here, and two first jobs create it once.
+        """
+        if self.experiment_id is not None:
+            return int(self.experiment_id), self.artifact_location
+        experiment = _experiment(db)
+        if experiment is not None:
+            experiment_id, artifact_location, stage = experiment
+            if stage != "active" or not artifact_location:
+                raise sqlite3.IntegrityError(
+                    f"the {EXPERIMENT} experiment was deleted while the job ran"
+                )
+            return int(experiment_id), str(artifact_location)
+        created = int(time.time() * 1000)
+        cursor = db.execute(
+            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+            "last_update_time, workspace) VALUES (?, ?, 'active', ?, ?, ?)",
+            (EXPERIMENT, self.artifact_location, created, created, _MLFLOW_WORKSPACE),
+        )
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid), self.artifact_location
+
+
+def _experiment(db: sqlite3.Connection) -> tuple[int, str | None, str] | None:
+    """The `batch-scoring` experiment's id, artifact location and lifecycle stage, if it exists."""
+    row = db.execute(
+        "SELECT experiment_id, artifact_location, lifecycle_stage FROM experiments "
+        "WHERE workspace = ? AND name = ?",
+        (_MLFLOW_WORKSPACE, EXPERIMENT),
+    ).fetchone()
+    return None if row is None else (int(row[0]), row[1], str(row[2]))
+
+
+def _artifact_location(env: Env) -> str:
+    """Where `configure_tracking` puts a new experiment's artifacts with the embedded store."""
+    return (env.workspace / "artifacts").as_uri()

@@ -233,6 +233,94 @@ def test_the_job_is_an_mlflow_run_with_its_lineage_and_speed(batch_env, tmp_path
     assert [r.info.run_id for r in found] == [run_id]
 
 
+def fresh_store(folder: Path) -> str:
+    """A tracking store MLflow has set up (its tables and Default experiment), nothing else."""
+    folder.mkdir(parents=True)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    mlflow.MlflowClient(uri).search_experiments()
+    return uri
+
+
+def test_the_first_job_of_a_workspace_creates_the_experiment_as_mlflow_would_without_it(
+    batch_env, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    def no_child() -> None:
+        raise AssertionError("MLflow was started in a child process")
+
+    monkeypatch.setattr(recorder, "RunRecorder", no_child)
+    # The experiment as MLflow creates it (as `configure_tracking` asks), in another store.
+    by_mlflow = tmp_path / "by-mlflow"
+    other = mlflow.MlflowClient(fresh_store(by_mlflow))
+    other.create_experiment("batch-scoring", artifact_location=(by_mlflow / "artifacts").as_uri())
+    expected = other.get_experiment_by_name("batch-scoring")
+
+    workspace = tmp_path / "first-job"
+    uri = fresh_store(workspace)
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(workspace))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    before = int(time.time() * 1000)
+    for output in ("one.csv", "two.csv"):
+        result = batch_score(
+            "--model", str(batch_env.local_dir), "--input", str(DIABETES_CSV),
+            "--output", str(tmp_path / output), "--quiet",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("batch-scoring")
+    assert experiment is not None and expected is not None
+    assert experiment.experiment_id == expected.experiment_id == "1"
+    assert experiment.artifact_location == (workspace / "artifacts").as_uri()
+    assert expected.artifact_location == (by_mlflow / "artifacts").as_uri()
+    assert experiment.lifecycle_stage == expected.lifecycle_stage == "active"
+    assert experiment.tags == expected.tags
+    assert before <= experiment.creation_time == experiment.last_update_time
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 2
+    assert {run.data.tags["mlops.batch.output"] for run in runs} == {
+        str(tmp_path / "one.csv"),
+        str(tmp_path / "two.csv"),
+    }
+    assert [e.name for e in client.search_experiments()] == ["batch-scoring", "Default"]
+
+
+def test_two_first_jobs_recording_at_once_create_the_experiment_once(tmp_path, monkeypatch):
+    from ml_service.batch.result import BatchRequest, BatchResult
+    from ml_service.settings import load_env
+
+    uri = fresh_store(tmp_path / "workspace")
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    env = load_env()
+    # Both opened before either records: each found no experiment.
+    recorders = [sqlite_run.SqliteRecorder.open(env) for _ in range(2)]
+    assert all(r is not None and r.experiment_id is None for r in recorders)
+    request = BatchRequest(input="in.csv", output="out.csv")
+    result = BatchResult(
+        model_uri="models:/m/1", model_name="m", model_version="1", input="in.csv",
+        input_digest="0" * 64, dataset_ref=None, output="out.csv", output_digest="1" * 64,
+        rejects="out.rejects.csv", rows_scored=3, rows_rejected=0, seconds=0.5, workers=1,
+    )  # fmt: skip
+    run_ids = [r.record(result, request, "1%", int(time.time() * 1000)) for r in recorders if r]
+    client = mlflow.MlflowClient(uri)
+    experiments = [e for e in client.search_experiments() if e.name == "batch-scoring"]
+    assert len(experiments) == 1
+    found = client.search_runs([experiments[0].experiment_id])
+    assert sorted(run.info.run_id for run in found) == sorted(run_ids)
+
+
+def test_a_store_mlflow_has_not_set_up_is_left_to_mlflow(batch_env, tmp_path, monkeypatch):
+    uri = fresh_store(tmp_path / "workspace")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "workspace" / "mlflow.db") as db:
+        db.execute("DELETE FROM experiments")
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    from ml_service.settings import load_env
+
+    assert sqlite_run.SqliteRecorder.open(load_env()) is None
+
+
 def test_the_sqlite_schema_written_is_the_installed_mlflows(batch_env):
     # An MLflow upgrade that changes the schema makes the job record through MLflow
     # (slower) until the tables it writes are checked against the new revision.
