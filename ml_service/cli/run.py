@@ -33,9 +33,12 @@ def run_command(
     description: str | None,
 ) -> None:
     """Build, publish and run the training pipeline: Train → Evaluate → Register."""
-    from ml_service.cli import render
-    from ml_service.pipelines.training import build_and_publish, run_published
-    from ml_service.settings import load_env
+    from ml_service.startup import long_lived_imports
+
+    with long_lived_imports():
+        from ml_service.cli import render
+        from ml_service.pipelines.training import build_and_publish, run_published
+        from ml_service.settings import load_env
 
     env = load_env()
     published = build_and_publish(env)
