@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ml_service.pipelines.azureml.assets import CompiledAssets, write_assets
 from ml_service.settings import Env
+
+if TYPE_CHECKING:
+    # Imported by the commands that compile: every other `mlops` command would pay for it.
+    from ml_service.pipelines.azureml.assets import CompiledAssets
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ PIPELINES: dict[str, Callable[[Env, Path], CompiledAssets]] = {
 
 
 def _write(compiled: CompiledAssets, out_dir: Path) -> None:
+    from ml_service.pipelines.azureml.assets import write_assets
     from ml_service.pipelines.azureml.sdk import validate_assets
 
     written = write_assets(compiled, out_dir, validate=validate_assets)

@@ -33,13 +33,16 @@ def run_command(
     description: str | None,
 ) -> None:
     """Build, publish and run the training pipeline: Train → Evaluate → Register."""
-    # Before MLflow and the rest (see diabetes_regression/training/__init__.py): skops, which
-    # saves and loads the model, then finds SciPy's ufuncs among the first modules imported.
-    import scipy.special  # noqa: F401
+    from ml_service.startup import long_lived_imports
 
-    from ml_service.cli import render
-    from ml_service.pipelines.training import build_and_publish, run_published
-    from ml_service.settings import load_env
+    with long_lived_imports():
+        # Before MLflow and the rest (see diabetes_regression/training/__init__.py): skops,
+        # which saves and loads the model, then finds SciPy's ufuncs among the first modules.
+        import scipy.special  # noqa: F401
+
+        from ml_service.cli import render
+        from ml_service.pipelines.training import build_and_publish, run_published
+        from ml_service.settings import load_env
 
     env = load_env()
     published = build_and_publish(env)

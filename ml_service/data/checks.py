@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ml_service.errors import DataValidationError
+
+if TYPE_CHECKING:
+    # pandera (and hypothesis, which it imports) is loaded only when a frame is checked:
+    # a pipeline run on an already registered, already validated version needs neither.
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 READABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -57,8 +61,8 @@ class DataChecks(BaseModel):
         return [*self.features, self.target]
 
 
-def read_data_file(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, or raise DataValidationError naming the file."""
+def read_data_file_path(path: str | Path) -> Path:
+    """`path` if it names a file of a readable type, else DataValidationError naming it."""
     path = Path(path)
     if not path.is_file():
         raise DataValidationError(f"{path}: no such file")
@@ -66,6 +70,12 @@ def read_data_file(path: str | Path) -> pd.DataFrame:
         raise DataValidationError(
             f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet"
         )
+    return path
+
+
+def read_data_file(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, or raise DataValidationError naming the file."""
+    path = read_data_file_path(path)
     try:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
@@ -83,6 +93,8 @@ def _finite(series: pd.Series) -> pd.Series:
 
 def build_schema(checks: DataChecks) -> pa.DataFrameSchema:
     """The pandera schema: exactly these columns, numeric, finite, no missing values."""
+    import pandera.pandas as pa
+
     finite = pa.Check(_finite, element_wise=False, name="finite", error="NaN or infinite")
     columns = {name: pa.Column(float, checks=[finite], coerce=True) for name in checks.features}
     low, high = checks.target_range
@@ -145,6 +157,8 @@ def check_schema(frame: pd.DataFrame, checks: DataChecks, source: str) -> pd.Dat
     Returns:
         The frame with the columns in the configured order, as float64.
     """
+    from pandera.errors import SchemaErrors
+
     if frame.empty:
         raise DataValidationError(f"{source}: has no rows")
     try:

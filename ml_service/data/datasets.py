@@ -32,6 +32,7 @@ from ml_service.data.checks import (
     column_statistics,
     distribution_problems,
     read_data_file,
+    read_data_file_path,
     schema_of,
 )
 from ml_service.errors import DatasetNotFoundError, DataValidationError, MlopsError
@@ -205,11 +206,12 @@ class DatasetRegistry:
             )
         _check_name(name)
         path = Path(path)
-        frame = read_data_file(path)
-        digest = file_digest(path)
+        # A file whose bytes are registered already passed these checks: it is not parsed again.
+        digest = file_digest(read_data_file_path(path))
         existing = self.find_by_digest(name, digest)
         if existing is not None:
             return existing, False
+        frame = read_data_file(path)
         valid = check_schema(frame, checks, str(path))
         accepted = None
         latest = self.list_versions(name) if check_distribution else []

@@ -11,7 +11,6 @@ and removes its work folder.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -32,6 +31,7 @@ from ml_service.pipelines.stale_runs import fail_dead_runs, process_tags
 from ml_service.project.package import model_package
 from ml_service.registry.tags import RunTag
 from ml_service.settings import Env
+from ml_service.startup import import_once
 from ml_service.tracking.code_version import code_version
 from ml_service.tracking.store import (
     Tracking,
@@ -193,7 +193,7 @@ def _run_step(module: str, argv: list[str], env: Env, isolate: bool, source_root
     `source_root` is the folder holding the model package, so the child imports it too.
     """
     if not isolate:
-        importlib.import_module(module).main(argv)
+        import_once(module).main(argv)
         return
     child_env = dict(os.environ)
     child_env["MLFLOW_TRACKING_URI"] = env.tracking_uri

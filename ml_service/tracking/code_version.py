@@ -6,6 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+UNKNOWN = "unknown"
+
 
 @dataclass(frozen=True)
 class CodeVersion:
@@ -16,18 +18,37 @@ class CodeVersion:
 
 
 def code_version(path: Path) -> CodeVersion:
-    """The git commit of the checkout holding `path`, or `unknown` outside a git checkout."""
+    """The git commit of the checkout holding `path`, or `unknown` outside a git checkout.
+
+    One `git status` answers both: porcelain v2 with `--branch` names the commit
+    (`# branch.oid`) and lists tracked files with changes (untracked files do not count).
+    """
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True
-        ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
             cwd=path,
             capture_output=True,
             text=True,
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
-        return CodeVersion(commit="unknown", dirty=False)
-    return CodeVersion(commit=commit, dirty=bool(status.strip()))
+        return CodeVersion(commit=UNKNOWN, dirty=False)
+    return parse_status(status)
+
+
+def parse_status(status: str) -> CodeVersion:
+    """The code version `git status --porcelain=v2 --branch` describes.
+
+    A repository without a commit yet (`# branch.oid (initial)`) has no version: `unknown`.
+    """
+    commit = UNKNOWN
+    dirty = False
+    for line in status.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.removeprefix("# branch.oid ").strip()
+            commit = oid if oid and oid != "(initial)" else UNKNOWN
+        elif line.strip() and not line.startswith("#"):
+            dirty = True
+    if commit == UNKNOWN:
+        return CodeVersion(commit=UNKNOWN, dirty=False)
+    return CodeVersion(commit=commit, dirty=dirty)

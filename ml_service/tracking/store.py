@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from ml_service.errors import TrackingUnavailableError
 from ml_service.locks import file_lock
 from ml_service.settings import Env
+from ml_service.startup import long_lived_imports
 from ml_service.uris import is_http, mask_password
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,10 @@ def configure_tracking(env: Env) -> Tracking:
             pass  # deleted meanwhile, or another server behind the URI: look again
         else:
             return tracking
-    tracking = _open_tracking(env, uri, database)
+    # Opening the store imports MLflow's SQLAlchemy store and alembic, and configures
+    # its ORM mappers: objects that live as long as the process.
+    with long_lived_imports():
+        tracking = _open_tracking(env, uri, database)
     _configured[(uri, env.experiment_name)] = (tracking, _database_identity(database))
     return tracking
 

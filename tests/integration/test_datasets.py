@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from diabetes_regression.parameters import load_parameters
+from ml_service.data import datasets
 from ml_service.data.datasets import DatasetRegistry, parse_dataset_ref
 from ml_service.errors import DatasetNotFoundError, DataValidationError, MlopsError
 from ml_service.settings import load_env
@@ -49,6 +50,25 @@ def test_identical_content_returns_the_existing_version(
     assert not created
     assert again.version == first.version
     assert [v.version for v in registry.list_versions("diabetes_ds")] == [1]
+
+
+def test_content_already_registered_is_not_parsed_again(
+    registry: DatasetRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = registry.register("diabetes_ds", DIABETES_CSV, CHECKS)
+
+    def no_parsing(path: object) -> pd.DataFrame:
+        raise AssertionError(f"{path} was parsed again")
+
+    monkeypatch.setattr(datasets, "read_data_file", no_parsing)
+    again, created = registry.register("diabetes_ds", DIABETES_CSV, CHECKS)
+    assert (again.version, created) == (first.version, False)
+    # A file the registry has not seen is still read and checked.
+    with pytest.raises(AssertionError, match="parsed again"):
+        registry.register("diabetes_ds", BAD_EXAMPLES / "missing_column.csv", CHECKS)
+    # Neither is a file of a type it cannot read accepted for its digest alone.
+    with pytest.raises(DataValidationError, match="unsupported file type"):
+        registry.register("diabetes_ds", Path(__file__), CHECKS)
 
 
 def test_new_content_gets_the_next_version(

@@ -4,8 +4,9 @@ Checked in a fresh process with `sys.modules` after the command: a run that
 trains converts the ONNX twin and renders its plots in the side process (the
 pipeline process never imports skl2onnx or matplotlib, and the twin is still
 checked and attached); a run that reuses its training imports neither
-scikit-learn, skops, skl2onnx nor matplotlib. scipy.special comes before
-MLflow (skops' first import is then cheap; see diabetes_regression/training).
+scikit-learn, skops, skl2onnx, matplotlib nor pandera (the file's content is
+registered, hence validated, already). scipy.special comes before MLflow
+(skops' first import is then cheap; see diabetes_regression/training).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ml_service.registry.tags import VersionTag
 from ml_service.settings import load_env
 from tests.conftest import DIABETES_CSV
 
-HEAVY = ("sklearn", "skops", "skl2onnx", "matplotlib", "onnxruntime")
+HEAVY = ("sklearn", "skops", "skl2onnx", "matplotlib", "onnxruntime", "pandera")
 
 PROBE = """
 import json, sys
@@ -60,6 +61,7 @@ def test_training_run_leaves_conversion_and_plots_to_the_side_process(
     # Training and logging the model need scikit-learn and skops here; not the rest.
     assert "skl2onnx" not in imported and "matplotlib" not in imported
     assert "sklearn" in imported and "skops" in imported
+    assert "pandera" in imported  # a new file is validated
     client = MlflowClient(tracking_uri=load_env().tracking_uri)
     (version,) = client.search_model_versions("name = 'diabetes_regression_model'")
     assert version.tags[VersionTag.ONNX_TWIN] == "onnx/model.onnx"

@@ -1,0 +1,43 @@
+"""Imports under a paused collector, then frozen: the collector's state is left as it was."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+import pytest
+
+from ml_service.startup import import_once, long_lived_imports
+
+
+def test_the_collector_is_paused_inside_and_restored_after() -> None:
+    assert gc.isenabled()
+    before = gc.get_freeze_count()
+    with long_lived_imports():
+        assert not gc.isenabled()
+        kept = [object() for _ in range(10)]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + len(kept)
+
+
+def test_a_disabled_collector_stays_disabled() -> None:
+    gc.disable()
+    try:
+        with long_lived_imports():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_an_error_still_restores_the_collector() -> None:
+    with pytest.raises(ValueError), long_lived_imports():
+        raise ValueError("boom")
+    assert gc.isenabled()
+
+
+def test_import_once_imports_and_returns_the_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    module = import_once("colorsys")
+    assert module is sys.modules["colorsys"]
+    assert import_once("colorsys") is module
