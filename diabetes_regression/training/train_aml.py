@@ -48,6 +48,7 @@ from ml_service.pipelines.step import (
 )
 from ml_service.registry.tags import RunTag
 from ml_service.settings import load_env
+from ml_service.startup import long_lived_imports
 from ml_service.tracking.code_version import code_version
 from ml_service.tracking.lineage import log_dataset, pinned_requirements
 
@@ -141,6 +142,11 @@ def fit_and_log(
     Returns:
         The logged model as the step hands it on, and the fitted estimator.
     """
+    with long_lived_imports():
+        # skops, MLflow's serializer here, imports every scikit-learn estimator module:
+        # one-off objects that live as long as the process (see ml_service/startup.py).
+        import skops.io  # noqa: F401
+
     X_train, y_train = split["train"]["X"], split["train"]["y"]
     X_test, y_test = split["test"]["X"], split["test"]["y"]
     model = train_model(X_train, y_train, parameters.training.alpha)

@@ -35,9 +35,16 @@ T = TypeVar("T")
 
 
 def import_modules(names: tuple[str, ...]) -> None:
-    """Import modules (a job: what the next jobs need, imported before they are asked)."""
-    for name in names:
-        importlib.import_module(name)
+    """Import modules (a job: what the next jobs need, imported before they are asked).
+
+    Under `long_lived_imports`: skl2onnx and matplotlib create a great many objects that
+    live as long as the process, which would otherwise trigger collection after collection.
+    """
+    from ml_service.startup import long_lived_imports
+
+    with long_lived_imports():
+        for name in names:
+            importlib.import_module(name)
 
 
 class _SideProcess:
