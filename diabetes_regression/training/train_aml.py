@@ -136,8 +136,7 @@ def fit_and_log(
     """Fit the model, log its plots and the model itself (skops, signature, input example).
 
     The plots are rendered in the pipeline's side process while the model is
-    logged, which then imports what Register's ONNX conversion needs (here when
-    there is no side process).
+    logged (here when there is no side process).
 
     Returns:
         The logged model as the step hands it on, and the fitted estimator.
@@ -153,7 +152,6 @@ def fit_and_log(
     metrics = get_model_metrics(model, X_test, y_test)
     actual, predicted = y_test.to_numpy(dtype=float), model.predict(X_test)
     plots = side_process.submit(prediction_pngs, actual, predicted)
-    side_process.submit(side_process.import_modules, CONVERTER_MODULES)
     info = mlflow.sklearn.log_model(
         model,
         name="model",
@@ -201,8 +199,9 @@ def main(argv: list[str] | None = None) -> TrainOutput:
     context = start_step(env)
     previous = find_reusable_run(context.tracking.experiment_id, key)
     if previous is None:
-        # Training ahead: the side process (if the pipeline has one) imports matplotlib now.
-        side_process.start(preload=MATPLOTLIB_MODULES)
+        # Training ahead: the side process (if the pipeline has one) imports matplotlib for
+        # the plots, then what Register's ONNX conversion needs, while this process trains.
+        side_process.start(preload=MATPLOTLIB_MODULES + CONVERTER_MODULES)
     frame = training_frame(registry, dataset, parameters, reused=previous is not None)
     output = Path(args.step_output)
     shutil.rmtree(output / MODEL_DIR, ignore_errors=True)
