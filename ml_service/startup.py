@@ -9,7 +9,9 @@ the collector while such imports run and then moves every object alive into
 the permanent generation (`gc.freeze`), which later collections skip.
 Reference counting still frees objects as usual; only reference cycles alive
 at the freeze are never collected, so it belongs around one-off imports, not
-around work done again and again.
+around work done again and again; a block that imported nothing new (the
+modules were loaded already, as when a long-lived process such as a test run
+calls a command again) freezes nothing.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from types import ModuleType
 
 @contextmanager
 def long_lived_imports() -> Iterator[None]:
-    """Pause the cyclic collector for the block, then freeze what is alive (see the module)."""
+    """Pause the cyclic collector for the block, then freeze what is alive if the block
+    imported a module (see the module docstring)."""
     was_enabled = gc.isenabled()
+    modules = len(sys.modules)
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if len(sys.modules) != modules:
+            gc.freeze()
         if was_enabled:
             gc.enable()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 
 import pytest
@@ -10,14 +11,30 @@ import pytest
 from ml_service.startup import import_once, long_lived_imports
 
 
-def test_the_collector_is_paused_inside_and_restored_after() -> None:
+def test_the_collector_is_paused_inside_and_restored_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
     assert gc.isenabled()
     before = gc.get_freeze_count()
     with long_lived_imports():
         assert not gc.isenabled()
-        kept = [object() for _ in range(10)]
+        import colorsys  # noqa: F401
+
+        kept = [[] for _ in range(10)]
     assert gc.isenabled()
     assert gc.get_freeze_count() >= before + len(kept)
+
+
+def test_a_block_that_imports_nothing_new_freezes_nothing() -> None:
+    with long_lived_imports():
+        importlib.import_module("colorsys")  # imported by now, or here once
+    after_first = gc.get_freeze_count()
+    with long_lived_imports():
+        importlib.import_module("colorsys")
+        kept = [[] for _ in range(10)]
+    assert gc.get_freeze_count() <= after_first  # kept (alive) was not frozen
+    assert kept
 
 
 def test_a_disabled_collector_stays_disabled() -> None:
