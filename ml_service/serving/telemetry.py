@@ -161,10 +161,18 @@ def direct_access_handler(logger: logging.Logger) -> JsonLogHandler | None:
     That is when `logger.info` would do nothing else than have one
     `JsonLogHandler` format the record with its `JsonFormatter` and write it:
     the logger is enabled for INFO and filters nothing, and the only handler on
-    its way up is that one, without filters. Any other set-up (a handler added
-    for tests or an exporter, a filter, another level) goes through `logging`.
+    its way up is that one, without filters, and records are made the standard
+    way (the default record factory and logger class: a library such as
+    opencensus may install its own, adding trace fields to every record). Any
+    other set-up (a handler added for tests or an exporter, a filter, another
+    level, another record factory) goes through `logging`.
     """
     if logger.disabled or logger.filters or not logger.isEnabledFor(logging.INFO):
+        return None
+    if (
+        logging.getLogRecordFactory() is not logging.LogRecord
+        or type(logger).makeRecord is not logging.Logger.makeRecord
+    ):
         return None
     found: JsonLogHandler | None = None
     current: logging.Logger | None = logger

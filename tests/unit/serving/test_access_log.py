@@ -38,18 +38,34 @@ def json_root() -> Iterator[io.StringIO]:
     """The root logger set up as `mlops serve` sets it up, writing to a string.
 
     Entered in the test itself: pytest adds its capturing handlers to the root
-    logger once the test has started.
+    logger once the test has started. Records are made the standard way for the
+    block, whatever a library imported by an earlier test in this process set up
+    (opencensus, imported with azure-ai-ml, can install its own logger class).
     """
     root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    access = logging.getLogger(ACCESS_LOGGER)
+    saved = root.handlers[:], root.level, logging.getLogRecordFactory(), type(access)
     stream = io.StringIO()
     root.handlers[:] = [JsonLogHandler(stream)]
     root.setLevel(logging.INFO)
+    logging.setLogRecordFactory(logging.LogRecord)
+    access.__class__ = logging.Logger
     try:
         yield stream
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+        logging.setLogRecordFactory(saved[2])
+        access.__class__ = saved[3]
+
+
+class _TracingLogger(logging.Logger):
+    """A logger class that adds fields to every record, as opencensus' does."""
+
+    def makeRecord(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        record = super().makeRecord(*args, **kwargs)
+        record.traceId = "0" * 32
+        return record
 
 
 def test_a_line_is_what_the_formatter_makes_of_the_same_record():
@@ -82,6 +98,8 @@ def test_the_default_set_up_writes_directly():
         "not propagated",
         "disabled",
         "other formatter",
+        "record factory",
+        "logger class",
     ],
 )
 def test_any_other_set_up_goes_through_logging(change):
@@ -118,6 +136,10 @@ def test_any_other_set_up_goes_through_logging(change):
             undo.append(lambda: setattr(access, "disabled", False))
         elif change == "other formatter":
             handler.setFormatter(logging.Formatter())
+        elif change == "record factory":  # e.g. OpenTelemetry's logging instrumentation
+            logging.setLogRecordFactory(lambda *a, **k: logging.LogRecord(*a, **k))
+        elif change == "logger class":  # e.g. opencensus' TraceLogger
+            access.__class__ = _TracingLogger
         try:
             assert direct_access_handler(access) is None
         finally:
