@@ -30,7 +30,7 @@ from ml_service.errors import AuthenticationError, ScoringInputError
 from ml_service.models.scoring import ScoredBatch
 from ml_service.serving import responses
 from ml_service.serving.deps import ServingContext, check_scoring_key
-from ml_service.serving.middleware import _REQUEST_ID, ServiceMiddleware, log
+from ml_service.serving.middleware import _REQUEST_ID, ServiceMiddleware
 from ml_service.serving.routes.scoring import answer_body, check_content_type, receive_body
 from ml_service.serving.telemetry import parse_traceparent
 
@@ -166,13 +166,6 @@ class FastScoringRoute(ServiceMiddleware):
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": answer})
         except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
-            if status == 500:
-                await self._send_error(
-                    send_with_headers,
-                    500,
-                    "INTERNAL_ERROR",
-                    f"internal error; see the service log for request id {request_id}",
-                )
+            await self._unhandled(send_with_headers, status, request_id)
         finally:
             self._finish(scope, status, started, request_id, traceparent, span, token)

@@ -119,16 +119,20 @@ class ServiceMiddleware:
             else:
                 await self.app(scope, receive, send_with_headers)
         except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
-            if status == 500:
-                await self._send_error(
-                    send_with_headers,
-                    500,
-                    "INTERNAL_ERROR",
-                    f"internal error; see the service log for request id {request_id}",
-                )
+            await self._unhandled(send_with_headers, status, request_id)
         finally:
             self._finish(scope, status, started, request_id, traceparent, span, token)
+
+    async def _unhandled(self, send: Send, status: int, request_id: str) -> None:
+        """Log the error being handled; answer 500 unless an answer has started (`status`)."""
+        log.exception("unhandled error", extra={"request_id": request_id})
+        if status == 500:
+            await self._send_error(
+                send,
+                500,
+                "INTERNAL_ERROR",
+                f"internal error; see the service log for request id {request_id}",
+            )
 
     def _declared_too_large(self, content_length: bytes | None) -> str | None:
         if content_length is None:
