@@ -1,7 +1,9 @@
 """The "Evaluate" step: challenger against the current champion.
 
-scipy.special is imported before the step imports MLflow: loading a model imports skops,
-which is much faster then (see diabetes_regression/training/__init__.py).
+Before the step imports MLflow: skops, which loads models, is then cheap to import
+(`ml_service.startup.import_ahead_of_mlflow`).
 """
 
-import scipy.special  # noqa: F401
+from ml_service.startup import import_ahead_of_mlflow
+
+import_ahead_of_mlflow()

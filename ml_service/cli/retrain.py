@@ -16,11 +16,10 @@ import click
 
 def _import_pipeline_ahead() -> None:
     """What `mlops run` imports first (see there): the pipeline may train in this process."""
-    from ml_service.startup import long_lived_imports
+    from ml_service.startup import import_ahead_of_mlflow, long_lived_imports
 
+    import_ahead_of_mlflow()
     with long_lived_imports():
-        import scipy.special  # noqa: F401
-
         from ml_service.monitoring import retrain  # noqa: F401
 
 

@@ -33,13 +33,10 @@ def run_command(
     description: str | None,
 ) -> None:
     """Build, publish and run the training pipeline: Train → Evaluate → Register."""
-    from ml_service.startup import long_lived_imports
+    from ml_service.startup import import_ahead_of_mlflow, long_lived_imports
 
+    import_ahead_of_mlflow()
     with long_lived_imports():
-        # Before MLflow and the rest (see diabetes_regression/training/__init__.py): skops,
-        # which saves and loads the model, then finds SciPy's ufuncs among the first modules.
-        import scipy.special  # noqa: F401
-
         from ml_service.cli import render
         from ml_service.pipelines.training import build_and_publish, run_published
         from ml_service.settings import load_env

@@ -6,7 +6,7 @@ pipeline process never imports skl2onnx or matplotlib, and the twin is still
 checked and attached); a run that reuses its training imports neither
 scikit-learn, skops, skl2onnx, matplotlib nor pandera (the file's content is
 registered, hence validated, already). scipy.special comes before MLflow
-(skops' first import is then cheap; see diabetes_regression/training).
+(skops' first import is then cheap; see ml_service.startup.import_ahead_of_mlflow).
 """
 
 from __future__ import annotations
