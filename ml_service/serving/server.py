@@ -68,6 +68,11 @@ def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
         lifespan="on",
         access_log=False,
         log_config=None,
+        # No `server: uvicorn` header: it tells a caller only what to attack.
+        server_header=False,
+        # The service reads neither the client's address nor the scheme, which is all
+        # X-Forwarded-* would change: no per-request rewrite of them.
+        proxy_headers=False,
         timeout_graceful_shutdown=30,
     )
 
