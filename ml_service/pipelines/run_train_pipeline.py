@@ -15,10 +15,16 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ml_service.pipelines.local_orchestrator import PipelineRunResult
-from ml_service.pipelines.step import StepArgumentParser
-from ml_service.pipelines.training import find_published, run_published
-from ml_service.settings import load_env
+from ml_service.startup import import_ahead_of_mlflow
+
+# Before the imports below bring in MLflow: the in-process Train step's skops is then
+# cheap to import, as in `mlops run`.
+import_ahead_of_mlflow()
+
+from ml_service.pipelines.local_orchestrator import PipelineRunResult  # noqa: E402
+from ml_service.pipelines.step import StepArgumentParser  # noqa: E402
+from ml_service.pipelines.training import find_published, run_published  # noqa: E402
+from ml_service.settings import load_env  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ trains converts the ONNX twin and renders its plots in the side process (the
 pipeline process never imports skl2onnx or matplotlib, and the twin is still
 checked and attached); a run that reuses its training imports neither
 scikit-learn, skops, skl2onnx, matplotlib nor pandera (the file's content is
-registered, hence validated, already). scipy.special comes before MLflow
-(skops' first import is then cheap; see ml_service.startup.import_ahead_of_mlflow).
+registered, hence validated, already). scipy.special comes before MLflow, in
+`mlops run` and in MLOpsPython's entry script (skops' first import is then
+cheap; see ml_service.startup.import_ahead_of_mlflow).
 """
 
 from __future__ import annotations
@@ -69,3 +70,15 @@ def test_training_run_leaves_conversion_and_plots_to_the_side_process(
 
     reused = _run_and_list_imports(DIABETES_CSV, subprocess_env)
     assert reused == []
+
+
+def test_the_mlopspython_entry_script_imports_scipy_special_before_mlflow() -> None:
+    probe = (
+        "import json, sys, ml_service.pipelines.run_train_pipeline; names = list(sys.modules); "
+        "print(json.dumps(names.index('scipy.special') < names.index('mlflow')))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) is True
